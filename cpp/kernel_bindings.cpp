@@ -1,0 +1,187 @@
+// Single-kernel entry points, one overload per dtype, so every native kernel can be checked against its
+// NumPy twin in reference.py. Arguments are never converted: a wrong dtype is a TypeError, not a copy.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <vector>
+
+#include "dense.h"
+#include "kernels_api.h"
+#include "losses.h"
+#include "optimizers.h"
+#include "shuffle.h"
+#include "sparse_kl.h"
+
+namespace py = pybind11;
+using namespace fastmlp;
+
+namespace {
+
+template <typename T>
+using Array = py::array_t<T, py::array::c_style>;
+
+template <typename T>
+int rows(const Array<T>& a) { return a.ndim() == 2 ? int(a.shape(0)) : 0; }
+template <typename T>
+int cols(const Array<T>& a) { return a.ndim() == 2 ? int(a.shape(1)) : 0; }
+
+template <typename T>
+void require_2d(const Array<T>& a, const char* name) {
+    if (a.ndim() != 2 || a.shape(0) < 1 || a.shape(1) < 1)
+        throw py::value_error(std::string(name) + " must be a non-empty 2-D array");
+}
+
+template <typename T>
+void require_same(const Array<T>& a, const Array<T>& b, const char* na, const char* nb) {
+    require_2d(a, na);
+    require_2d(b, nb);
+    if (a.shape(0) != b.shape(0) || a.shape(1) != b.shape(1))
+        throw py::value_error(std::string(na) + " and " + nb + " must have the same shape");
+}
+
+template <typename T>
+Array<T> like(const Array<T>& a) {
+    return Array<T>(std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim()));
+}
+
+template <typename T>
+void require_flat(const Array<T>& a, py::ssize_t n, const char* name) {
+    if (a.ndim() != 1 || a.shape(0) != n)
+        throw py::value_error(std::string(name) + " must be 1-D of length " + std::to_string(n));
+}
+
+template <typename T>
+void bind_for(py::module_& m) {
+    auto nc = [](const char* name) { return py::arg(name).noconvert(); };
+    m.def("activation_forward", [](const Array<T>& z, const std::string& act) {
+        require_2d(z, "Z");
+        auto out = like(z);
+        bias_activation_forward(out.mutable_data(), z.data(), static_cast<const T*>(nullptr), rows(z), cols(z),
+                                parse_activation(act));
+        return out;
+    }, nc("Z"), py::arg("activation"));
+    m.def("activation_backward", [](const Array<T>& da, const Array<T>& a, const std::string& act,
+                                    std::optional<Array<T>> per_unit) {
+        require_same(da, a, "dA", "A");
+        if (per_unit) require_flat(*per_unit, a.shape(1), "per_unit_grad");
+        auto out = like(da);
+        activation_backward(out.mutable_data(), da.data(), a.data(), per_unit ? per_unit->data() : nullptr, rows(a),
+                            cols(a), parse_activation(act));
+        return out;
+    }, nc("dA"), nc("A"), py::arg("activation"), py::arg("per_unit_grad").noconvert() = py::none());
+    m.def("softmax_forward", [](const Array<T>& z) {
+        require_2d(z, "Z");
+        auto out = like(z);
+        bias_activation_forward(out.mutable_data(), z.data(), static_cast<const T*>(nullptr), rows(z), cols(z),
+                                Activation::softmax);
+        return out;
+    }, nc("Z"));
+    m.def("softmax_backward", [](const Array<T>& dy, const Array<T>& y) {
+        require_same(dy, y, "dYhat", "Yhat");
+        auto out = like(dy);
+        softmax_backward(out.mutable_data(), dy.data(), y.data(), rows(y), cols(y));
+        return out;
+    }, nc("dYhat"), nc("Yhat"));
+    m.def("dense_forward", [](const Array<T>& x, const Array<T>& w, const Array<T>& b, const std::string& act,
+                              bool transposed) {
+        require_2d(x, "X");
+        require_2d(w, "W");
+        const int n_in = transposed ? rows(w) : cols(w), n_out = transposed ? cols(w) : rows(w);
+        if (cols(x) != n_in) throw py::value_error("X columns must match W's input size");
+        require_flat(b, n_out, "b");
+        Array<T> out({py::ssize_t(rows(x)), py::ssize_t(n_out)});
+        dense_forward(out.mutable_data(), x.data(), w.data(), b.data(), rows(x), n_in, n_out, parse_activation(act),
+                      transposed);
+        return out;
+    }, nc("X"), nc("W"), nc("b"), py::arg("activation"), py::arg("transpose_w") = false);
+    m.def("dense_backward", [](const Array<T>& dz, const Array<T>& x, const Array<T>& w, bool transposed) {
+        require_2d(dz, "dZ");
+        require_2d(x, "X");
+        require_2d(w, "W");
+        const int n_in = transposed ? rows(w) : cols(w), n_out = transposed ? cols(w) : rows(w);
+        if (cols(x) != n_in || cols(dz) != n_out || rows(x) != rows(dz))
+            throw py::value_error("dZ (n, n_out), X (n, n_in) and W do not fit together");
+        auto dw = like(w);
+        Array<T> db(std::vector<py::ssize_t>{n_out}), dx(std::vector<py::ssize_t>{rows(x), n_in});
+        dense_backward(dx.mutable_data(), dw.mutable_data(), db.mutable_data(), dz.data(), x.data(), w.data(), rows(x),
+                       n_in, n_out, transposed, false);
+        return py::make_tuple(dw, db, dx);
+    }, nc("dZ"), nc("X"), nc("W"), py::arg("transpose_w") = false);
+    m.def("softmax_cross_entropy_forward", [](const Array<T>& z, const Array<T>& y) {
+        require_same(z, y, "Z", "Y");
+        auto probs = like(z);
+        T loss = softmax_cross_entropy_forward(probs.mutable_data(), z.data(), y.data(), rows(z), cols(z));
+        return py::make_tuple(loss, probs);
+    }, nc("Z"), nc("Y"));
+    m.def("sigmoid_binary_cross_entropy_forward", [](const Array<T>& z, const Array<T>& y) {
+        require_same(z, y, "Z", "Y");
+        auto probs = like(z);
+        T loss = sigmoid_binary_cross_entropy_forward(probs.mutable_data(), z.data(), y.data(), rows(z), cols(z));
+        return py::make_tuple(loss, probs);
+    }, nc("Z"), nc("Y"));
+    m.def("squared_error_forward", [](const Array<T>& yhat, const Array<T>& y) {
+        require_same(yhat, y, "Yhat", "Y");
+        return squared_error_forward(yhat.data(), y.data(), rows(y), cols(y));
+    }, nc("Yhat"), nc("Y"));
+    m.def("output_error_backward", [](const Array<T>& yhat, const Array<T>& y) {
+        require_same(yhat, y, "Yhat", "Y");
+        auto out = like(y);
+        output_error_backward(out.mutable_data(), yhat.data(), y.data(), rows(y), cols(y));
+        return out;
+    }, nc("Yhat"), nc("Y"));
+    m.def("sparse_kl_penalty_forward", [](const Array<T>& h, double target, double weight) {
+        require_2d(h, "H");
+        std::vector<T> mean(cols(h));
+        return sparse_kl_penalty_forward(mean.data(), h.data(), T(target), T(weight), rows(h), cols(h));
+    }, nc("H"), py::arg("target"), py::arg("weight"));
+    m.def("sparse_kl_penalty_backward", [](const Array<T>& h, double target, double weight) {
+        require_2d(h, "H");
+        std::vector<T> mean(cols(h));
+        sparse_kl_penalty_forward(mean.data(), h.data(), T(target), T(weight), rows(h), cols(h));
+        Array<T> grad(std::vector<py::ssize_t>{cols(h)});
+        sparse_kl_penalty_backward(grad.mutable_data(), mean.data(), T(target), T(weight), rows(h), cols(h));
+        return grad;
+    }, nc("H"), py::arg("target"), py::arg("weight"));
+    m.def("weight_decay_forward", [](const Array<T>& w, double decay) {
+        return weight_decay_forward(w.data(), w.size(), T(decay));
+    }, nc("W"), py::arg("weight_decay"));
+    m.def("weight_decay_backward", [](const Array<T>& w, double decay) {
+        auto g = like(w);
+        std::fill(g.mutable_data(), g.mutable_data() + g.size(), T(0));
+        weight_decay_backward(g.mutable_data(), w.data(), w.size(), T(decay));
+        return g;
+    }, nc("W"), py::arg("weight_decay"));
+    m.def("sgd_update", [](Array<T>& theta, const Array<T>& g, double lr) {
+        require_flat(g, theta.size(), "grad");
+        sgd_update(theta.mutable_data(), g.data(), theta.size(), T(lr));
+    }, nc("theta"), nc("grad"), py::arg("learning_rate"));
+    m.def("momentum_update", [](Array<T>& theta, Array<T>& vel, const Array<T>& g, double lr, double mu, bool nesterov) {
+        require_flat(g, theta.size(), "grad");
+        require_flat(vel, theta.size(), "velocity");
+        momentum_update(theta.mutable_data(), vel.mutable_data(), g.data(), theta.size(), T(lr), T(mu), nesterov);
+    }, nc("theta"), nc("velocity"), nc("grad"), py::arg("learning_rate"), py::arg("momentum"),
+       py::arg("nesterov") = false);
+    m.def("adam_update", [](Array<T>& theta, Array<T>& mm, Array<T>& vv, const Array<T>& g, double lr, double b1,
+                            double b2, double eps, long step) {
+        for (auto* a : {&mm, &vv}) require_flat(*a, theta.size(), "adam state");
+        require_flat(g, theta.size(), "grad");
+        if (step < 1) throw py::value_error("step must be >= 1");
+        adam_update(theta.mutable_data(), mm.mutable_data(), vv.mutable_data(), g.data(), theta.size(), T(lr), T(b1),
+                    T(b2), T(eps), step);
+    }, nc("theta"), nc("m"), nc("v"), nc("grad"), py::arg("learning_rate"), py::arg("beta1"), py::arg("beta2"),
+       py::arg("eps"), py::arg("step"));
+}
+
+}  // namespace
+
+void bind_kernels(py::module_& m) {
+    bind_for<float>(m);
+    bind_for<double>(m);
+    m.def("shuffle_permutation", [](std::int64_t n, std::uint64_t state) {
+        if (n < 0) throw py::value_error("n must be >= 0");
+        py::array_t<std::int64_t> order(n);
+        if (n > 0) shuffle_permutation<std::int64_t>(order.mutable_data(), n, state);
+        return py::make_tuple(order, state);
+    }, py::arg("n"), py::arg("state"));
+}

@@ -1,0 +1,67 @@
+// Output losses, each averaged over the n samples of the batch, and the output layer's error signal.
+#pragma once
+#include <cmath>
+
+#include "activations.h"
+
+namespace fastmlp {
+
+// probs (n, k) = softmax(logits); returns −(1/n) Σ_t Σ_j y_tj log probs_tj with log probs = z − max − log Σ e^(z−max).
+// probs may alias logits.
+template <typename T>
+T softmax_cross_entropy_forward(T* probs, const T* logits, const T* y, int n, int k) {
+    double total = 0;
+    for (int t = 0; t < n; ++t) {
+        const std::ptrdiff_t r = std::ptrdiff_t(t) * k;
+        T zmax = logits[r];
+        for (int j = 1; j < k; ++j) zmax = std::max(zmax, logits[r + j]);
+        T sum = 0;
+        for (int j = 0; j < k; ++j) sum += std::exp(logits[r + j] - zmax);
+        const T log_sum = std::log(sum);
+        double row = 0;
+        for (int j = 0; j < k; ++j) {
+            const T log_p = logits[r + j] - zmax - log_sum;
+            if (y[r + j] != T(0)) row -= double(y[r + j]) * double(log_p);
+            probs[r + j] = std::exp(log_p);
+        }
+        total += row;
+    }
+    return T(total / n);
+}
+
+// probs (n, k) = σ(logits); returns (1/n) Σ [max(z,0) − z·y + log(1 + e^−|z|)], BCE in its overflow-free form.
+template <typename T>
+T sigmoid_binary_cross_entropy_forward(T* probs, const T* logits, const T* y, int n, int k) {
+    double total = 0;
+    const std::ptrdiff_t count = std::ptrdiff_t(n) * k;
+    for (std::ptrdiff_t i = 0; i < count; ++i) {
+        const T z = logits[i];
+        total += double(std::max(z, T(0)) - z * y[i] + std::log1p(std::exp(-std::abs(z))));
+        probs[i] = sigmoid(z);
+    }
+    return T(total / n);
+}
+
+// (1/n) Σ_t ½‖ŷ_t − y_t‖² over yhat, y (n, k).
+template <typename T>
+T squared_error_forward(const T* yhat, const T* y, int n, int k) {
+    double total = 0;
+    const std::ptrdiff_t count = std::ptrdiff_t(n) * k;
+    for (std::ptrdiff_t i = 0; i < count; ++i) {
+        const double d = double(yhat[i]) - double(y[i]);
+        total += d * d;
+    }
+    return T(0.5 * total / n);
+}
+
+// delta (n, k) = (ŷ − y)/n. Differentiates each loss above: it is ∂loss/∂Z for softmax + cross-entropy and
+// sigmoid + binary cross-entropy, and ∂loss/∂Ŷ for squared error. delta may alias yhat.
+template <typename T>
+void output_error_backward(T* delta, const T* yhat, const T* y, int n, int k) {
+    const T inv_n = T(1) / T(n);
+    const std::ptrdiff_t count = std::ptrdiff_t(n) * k;
+#pragma omp parallel for schedule(static) if (count > kParallelMinElements)
+    for (std::ptrdiff_t i = 0; i < count; ++i) delta[i] = (yhat[i] - y[i]) * inv_n;
+}
+
+}  // namespace fastmlp

@@ -1,0 +1,198 @@
+// Network construction, the workspace table, forward, loss and backward. Training lives in training.cpp.
+#include "network.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "dense.h"
+#include "losses.h"
+#include "optimizers.h"
+#include "sparse_kl.h"
+
+namespace fastmlp {
+
+Loss parse_loss(const std::string& name) {
+    if (name == "cross_entropy") return Loss::cross_entropy;
+    if (name == "binary_cross_entropy") return Loss::binary_cross_entropy;
+    if (name == "squared_error") return Loss::squared_error;
+    throw std::invalid_argument("unknown loss '" + name +
+                                "', expected cross_entropy, binary_cross_entropy or squared_error");
+}
+
+template <typename T>
+Network<T>::Network(const NetworkConfig& config) : config_(config), layout_(config.layer_sizes, config.tied_weights) {
+    if (config.hidden == Activation::softmax)
+        throw std::invalid_argument("softmax is an output, not a hidden activation");
+    if (config.loss == Loss::cross_entropy && config.output != Activation::softmax)
+        throw std::invalid_argument("cross_entropy loss needs a softmax output");
+    if (config.loss == Loss::binary_cross_entropy && config.output != Activation::sigmoid)
+        throw std::invalid_argument("binary_cross_entropy loss needs a sigmoid output");
+    if (config.sparsity_weight < 0 || config.weight_decay < 0)
+        throw std::invalid_argument("sparsity_weight and weight_decay must be >= 0");
+    if (config.sparsity_weight > 0) {
+        if (!(config.sparsity_target > 0 && config.sparsity_target < 1))
+            throw std::invalid_argument("sparsity_target must lie strictly between 0 and 1");
+        if (config.hidden != Activation::sigmoid)
+            throw std::invalid_argument("the KL sparsity penalty needs sigmoid hidden units");
+    }
+    params_.assign(layout_.size, T(0));
+    grads_.assign(layout_.size, T(0));
+}
+
+template <typename T>
+void Network<T>::ensure_capacity(int rows) {
+    if (rows <= capacity_) return;
+    const int L = layout_.n_layers, width = layout_.max_width();
+    std::ptrdiff_t offset = 0;
+    act_offset_.assign(L, 0);
+    for (int l = 0; l < L; ++l) {
+        act_offset_[l] = offset;
+        offset += std::ptrdiff_t(rows) * layout_.sizes[l + 1];
+    }
+    for (auto& d : delta_offset_) {
+        d = offset;
+        offset += std::ptrdiff_t(rows) * width;
+    }
+    batch_x_offset_ = offset;
+    offset += std::ptrdiff_t(rows) * layout_.sizes[0];
+    batch_y_offset_ = offset;
+    offset += std::ptrdiff_t(rows) * layout_.sizes[L];
+    mean_act_offset_ = offset;
+    offset += std::ptrdiff_t(L) * width;
+    unit_grad_offset_ = offset;
+    offset += width;
+    work_.assign(offset, T(0));
+    capacity_ = rows;
+}
+
+// Activations of layers 0..upto for x (n rows); with output_as_logits the output layer keeps Z (its loss
+// kernel applies softmax/sigmoid itself, from the logits, for a stable log).
+template <typename T>
+void Network<T>::forward_layers(const T* x, int n, int upto, bool output_as_logits) {
+    const std::vector<int>& s = layout_.sizes;
+    for (int l = 0; l <= upto; ++l) {
+        const bool logits = output_as_logits && l == layout_.n_layers - 1;
+        dense_forward(act(l), l == 0 ? x : act(l - 1), weight(l), bias(l), n, s[l], s[l + 1],
+                      logits ? Activation::identity : activation_of(l), bool(layout_.transposed[l]));
+    }
+}
+
+template <typename T>
+void Network<T>::forward(T* out, const T* x, int n, int upto) {
+    BusyGuard guard(busy_);
+    if (n < 1) throw std::invalid_argument("forward: need at least one sample");
+    if (upto < 0 || upto >= layout_.n_layers) throw std::invalid_argument("forward: layer index out of range");
+    // Inference runs in chunks so that predicting on a large set does not grow the workspace to its size.
+    const int chunk = std::min(n, std::max(capacity_, 4096));
+    ensure_capacity(chunk);
+    const int width_in = layout_.sizes[0], width_out = layout_.sizes[upto + 1];
+    for (int first = 0; first < n; first += chunk) {
+        const int rows = std::min(chunk, n - first);
+        forward_layers(x + std::ptrdiff_t(first) * width_in, rows, upto, false);
+        std::memcpy(out + std::ptrdiff_t(first) * width_out, act(upto), sizeof(T) * std::size_t(rows) * width_out);
+    }
+}
+
+// Data loss of the output layer (turning logits into Ŷ in place), plus the sparsity and weight-decay terms.
+template <typename T>
+T Network<T>::output_loss(const T* y, int n) {
+    const int L = layout_.n_layers, k = layout_.sizes[L];
+    T* out = act(L - 1);
+    T loss;
+    switch (config_.loss) {
+        case Loss::cross_entropy: loss = softmax_cross_entropy_forward(out, out, y, n, k); break;
+        case Loss::binary_cross_entropy: loss = sigmoid_binary_cross_entropy_forward(out, out, y, n, k); break;
+        default: loss = squared_error_forward(out, y, n, k); break;
+    }
+    if (sparse()) {
+        const int width = layout_.max_width();
+        for (int l = 0; l < L - 1; ++l)
+            loss += sparse_kl_penalty_forward(work_.data() + mean_act_offset_ + std::ptrdiff_t(l) * width, act(l),
+                                              T(config_.sparsity_target), T(config_.sparsity_weight), n,
+                                              layout_.sizes[l + 1]);
+    }
+    if (config_.weight_decay > 0)
+        loss += weight_decay_forward(params_.data(), layout_.n_weights, T(config_.weight_decay));
+    return loss;
+}
+
+// δ(L) = Ŷ − Y (over n), then per layer ∂E/∂W(l) = δ(l)ᵀ·X(l), ∂E/∂b(l) = Σ_t δ(l),
+// δ(l−1) = (δ(l)·W(l) + sparsity gradient) ⊙ σ'(Z(l−1)); the input layer's δ is never computed.
+template <typename T>
+void Network<T>::backward(const T* x, const T* y, int n) {
+    const int L = layout_.n_layers, width = layout_.max_width();
+    const std::vector<int>& s = layout_.sizes;
+    T* delta = work_.data() + delta_offset_[0];
+    T* next = work_.data() + delta_offset_[1];
+    const T* yhat = act(L - 1);
+    output_error_backward(delta, yhat, y, n, s[L]);
+    if (config_.loss == Loss::squared_error) {  // (Ŷ − Y)/n is ∂E/∂Ŷ here: chain through the output activation
+        if (config_.output == Activation::softmax)
+            softmax_backward(delta, delta, yhat, n, s[L]);
+        else if (config_.output != Activation::identity)
+            activation_backward(delta, delta, yhat, static_cast<const T*>(nullptr), n, s[L], config_.output);
+    }
+    T* unit_grad = work_.data() + unit_grad_offset_;
+    for (int l = L - 1; l >= 0; --l) {
+        T* dw = grads_.data() + layout_.weight_offset[layout_.weight_block[l]];
+        T* db = grads_.data() + layout_.bias_offset[l];
+        dense_backward(l == 0 ? static_cast<T*>(nullptr) : next, dw, db, delta, l == 0 ? x : act(l - 1), weight(l),
+                       n, s[l], s[l + 1], bool(layout_.transposed[l]), bool(layout_.accumulate_dw[l]));
+        if (l == 0) break;
+        const T* per_unit = nullptr;
+        if (sparse()) {
+            sparse_kl_penalty_backward(unit_grad, work_.data() + mean_act_offset_ + std::ptrdiff_t(l - 1) * width,
+                                       T(config_.sparsity_target), T(config_.sparsity_weight), n, s[l]);
+            per_unit = unit_grad;
+        }
+        activation_backward(next, next, act(l - 1), per_unit, n, s[l], config_.hidden);
+        std::swap(delta, next);
+    }
+    if (config_.weight_decay > 0)
+        weight_decay_backward(grads_.data(), params_.data(), layout_.n_weights, T(config_.weight_decay));
+}
+
+// Dense targets for samples rows[first..first+n) (rows null: first..first+n): the caller's matrix itself when
+// no gather is needed, else gathered (or one-hot encoded from labels) into the workspace.
+template <typename T>
+const T* Network<T>::dense_targets(Targets<T> y, const std::int64_t* rows, std::ptrdiff_t first, int n) {
+    const int k = layout_.sizes[layout_.n_layers];
+    if (y.dense && !rows) return y.dense + first * k;
+    T* out = work_.data() + batch_y_offset_;
+    for (int t = 0; t < n; ++t) {
+        const std::ptrdiff_t src = rows ? rows[first + t] : first + t;
+        T* row = out + std::ptrdiff_t(t) * k;
+        if (y.dense) {
+            std::memcpy(row, y.dense + src * k, sizeof(T) * k);
+            continue;
+        }
+        const std::int32_t label = y.labels[src];
+        if (label < 0 || label >= k)
+            throw std::invalid_argument("label " + std::to_string(label) + " of sample " + std::to_string(src) +
+                                        " is outside [0, " + std::to_string(k) + ")");
+        std::fill(row, row + k, T(0));
+        row[label] = T(1);
+    }
+    return out;
+}
+
+template <typename T>
+T Network<T>::loss_and_grad(const T* x, Targets<T> y, int n, bool want_grad) {
+    BusyGuard guard(busy_);
+    if (n < 1) throw std::invalid_argument("loss_and_grad: need at least one sample");
+    if (!y.dense && !y.labels) throw std::invalid_argument("loss_and_grad: no targets given");
+    if (y.labels && config_.output != Activation::softmax)
+        throw std::invalid_argument("integer labels need a softmax output");
+    ensure_capacity(n);
+    const T* yd = dense_targets(y, nullptr, 0, n);
+    forward_layers(x, n, layout_.n_layers - 1, config_.loss != Loss::squared_error);
+    const T loss = output_loss(yd, n);
+    if (want_grad) backward(x, yd, n);
+    return loss;
+}
+
+template class Network<float>;
+template class Network<double>;
+
+}  // namespace fastmlp

@@ -1,0 +1,131 @@
+// A fully-connected network whose parameters, gradients and activations each live in one contiguous buffer.
+// Model-level forward/backward only offset pointers into those buffers and call the layer and loss kernels.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "activations.h"
+#include "layout.h"
+
+namespace fastmlp {
+
+enum class Loss { cross_entropy, binary_cross_entropy, squared_error };
+enum class Optimizer { sgd, momentum, adam };
+
+Loss parse_loss(const std::string& name);
+Optimizer parse_optimizer(const std::string& name);
+
+struct NetworkConfig {
+    std::vector<int> layer_sizes;
+    Activation hidden = Activation::sigmoid;
+    Activation output = Activation::softmax;
+    Loss loss = Loss::cross_entropy;
+    double sparsity_target = 0.0;  // α, used when sparsity_weight > 0
+    double sparsity_weight = 0.0;  // λ
+    double weight_decay = 0.0;
+    bool tied_weights = false;
+    std::uint64_t shuffle_state = 0;
+};
+
+struct TrainOptions {
+    int batch_size = 32;
+    Optimizer optimizer = Optimizer::sgd;
+    double learning_rate = 0.1, momentum = 0.9, beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+    bool nesterov = false, shuffle = true;
+};
+
+// Targets of a batch: a dense (n, n_out) matrix, or class labels in [0, n_out) for a softmax output.
+template <typename T>
+struct Targets {
+    const T* dense = nullptr;
+    const std::int32_t* labels = nullptr;
+};
+
+// The loss became NaN/inf during training; the parameters were restored to the start of the epoch.
+struct DivergenceError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+// The caller's stop check asked to stop; the parameters were restored to the start of the epoch.
+struct Interrupted : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+template <typename T>
+class Network {
+   public:
+    explicit Network(const NetworkConfig& config);
+
+    const Layout& layout() const { return layout_; }
+    const NetworkConfig& config() const { return config_; }
+    T* params() { return params_.data(); }
+    T* grads() { return grads_.data(); }
+    std::uint64_t shuffle_state() const { return config_.shuffle_state; }
+
+    // out (n, sizes[upto+1]) = activations of layer `upto` (n_layers−1: the output) for x (n, sizes[0]).
+    void forward(T* out, const T* x, int n, int upto);
+    // Loss of the whole batch (data loss + sparsity + weight decay); fills grads() when want_grad.
+    T loss_and_grad(const T* x, Targets<T> y, int n, bool want_grad);
+    // One pass over the data in mini-batches with the chosen optimizer; returns the mean batch loss.
+    // stop_requested is called between batches; when it returns true the epoch is undone and Interrupted thrown.
+    T train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& options,
+                  const std::function<bool()>& stop_requested);
+    // Bytes the workspace holds (it only grows, on the first call at a larger batch).
+    std::size_t workspace_bytes() const { return work_.capacity() * sizeof(T); }
+
+   private:
+    T* weight(int l) { return params_.data() + layout_.weight_offset[layout_.weight_block[l]]; }
+    T* bias(int l) { return params_.data() + layout_.bias_offset[l]; }
+    T* act(int l) { return work_.data() + act_offset_[l]; }  // layer l's output, capacity_ rows
+    Activation activation_of(int l) const { return l == layout_.n_layers - 1 ? config_.output : config_.hidden; }
+    bool sparse() const { return config_.sparsity_weight > 0; }
+
+    void ensure_capacity(int rows);
+    void forward_layers(const T* x, int n, int upto, bool output_as_logits);
+    T output_loss(const T* y, int n);
+    void backward(const T* x, const T* y, int n);
+    const T* dense_targets(Targets<T> y, const std::int64_t* rows, std::ptrdiff_t first, int n);
+    void optimizer_step(const TrainOptions& o);
+
+    NetworkConfig config_;
+    Layout layout_;
+    std::vector<T> params_, grads_;
+    std::vector<T> velocity_, adam_m_, adam_v_;  // optimizer state, allocated on first use
+    long adam_step_ = 0;
+    std::vector<T> snapshot_;                    // parameters and optimizer state at the start of an epoch
+    std::vector<std::int64_t> order_;            // the epoch's sample order
+
+    // Workspace: one buffer, laid out per capacity_ rows by ensure_capacity.
+    std::vector<T> work_;
+    int capacity_ = 0;
+    std::vector<std::ptrdiff_t> act_offset_;  // per layer
+    std::ptrdiff_t delta_offset_[2] = {0, 0}, batch_x_offset_ = 0, batch_y_offset_ = 0;
+    std::ptrdiff_t mean_act_offset_ = 0, unit_grad_offset_ = 0;  // per hidden layer: max_width each
+
+    std::atomic<bool> busy_{false};
+};
+
+// Refuses a second concurrent call into the same network instead of corrupting its workspace.
+class BusyGuard {
+   public:
+    explicit BusyGuard(std::atomic<bool>& busy) : busy_(busy) {
+        bool expected = false;
+        if (!busy_.compare_exchange_strong(expected, true))
+            throw std::runtime_error(
+                "this Network is already running a call in another thread; use one Network per thread");
+    }
+    ~BusyGuard() { busy_.store(false); }
+    BusyGuard(const BusyGuard&) = delete;
+    BusyGuard& operator=(const BusyGuard&) = delete;
+
+   private:
+    std::atomic<bool>& busy_;
+};
+
+extern template class Network<float>;
+extern template class Network<double>;
+
+}  // namespace fastmlp

@@ -1,0 +1,62 @@
+// Thread control for the BLAS and OpenMP. A system BLAS may or may not be OpenBLAS/MKL: weak symbols let us
+// call their thread setters when present without making them a link requirement.
+#include <stdexcept>
+#include <string>
+
+#include "blas.h"
+#include "parallel.h"
+
+#if !defined(FASTMLP_SCIPY_OPENBLAS)
+extern "C" {
+void openblas_set_num_threads(int) __attribute__((weak));
+int openblas_get_num_threads(void) __attribute__((weak));
+char* openblas_get_config(void) __attribute__((weak));
+char* openblas_get_corename(void) __attribute__((weak));
+void MKL_Set_Num_Threads(int) __attribute__((weak));
+int MKL_Get_Max_Threads(void) __attribute__((weak));
+}
+#endif
+
+namespace fastmlp {
+
+namespace {
+int g_threads = 0;  // 0 until set: the libraries' own defaults apply
+}
+
+void set_num_threads(int n) {
+    if (n < 1) throw std::invalid_argument("set_num_threads: n must be >= 1, got " + std::to_string(n));
+#if defined(FASTMLP_SCIPY_OPENBLAS)
+    scipy_openblas_set_num_threads(n);
+#else
+    if (openblas_set_num_threads) openblas_set_num_threads(n);
+    if (MKL_Set_Num_Threads) MKL_Set_Num_Threads(n);
+#endif
+#ifdef _OPENMP
+    omp_set_num_threads(n);
+#endif
+    g_threads = n;
+}
+
+int get_num_threads() {
+#if defined(FASTMLP_SCIPY_OPENBLAS)
+    return scipy_openblas_get_num_threads();
+#else
+    if (openblas_get_num_threads) return openblas_get_num_threads();
+    if (MKL_Get_Max_Threads) return MKL_Get_Max_Threads();
+    return g_threads > 0 ? g_threads : omp_threads();
+#endif
+}
+
+std::string blas_description() {
+#if defined(FASTMLP_SCIPY_OPENBLAS)
+    return std::string("scipy-openblas32 ") + scipy_openblas_get_config() + " core=" +
+           scipy_openblas_get_corename();
+#else
+    if (openblas_get_config)
+        return std::string("system OpenBLAS ") + openblas_get_config() + " core=" + openblas_get_corename();
+    if (MKL_Get_Max_Threads) return "Intel MKL";
+    return "system BLAS (FindBLAS)";
+#endif
+}
+
+}  // namespace fastmlp

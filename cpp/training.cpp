@@ -1,0 +1,141 @@
+// The training epoch in C++: seeded shuffle, mini-batch gather into the workspace, forward, backward and the
+// fused optimizer update. No heap allocation after the first epoch at a given size; no Python anywhere here.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "network.h"
+#include "optimizers.h"
+#include "shuffle.h"
+
+namespace fastmlp {
+
+Optimizer parse_optimizer(const std::string& name) {
+    if (name == "sgd") return Optimizer::sgd;
+    if (name == "momentum") return Optimizer::momentum;
+    if (name == "adam") return Optimizer::adam;
+    throw std::invalid_argument("unknown optimizer '" + name + "', expected sgd, momentum or adam");
+}
+
+template <typename T>
+void Network<T>::optimizer_step(const TrainOptions& o) {
+    const std::ptrdiff_t count = layout_.size;
+    switch (o.optimizer) {
+        case Optimizer::sgd: sgd_update(params_.data(), grads_.data(), count, T(o.learning_rate)); break;
+        case Optimizer::momentum:
+            momentum_update(params_.data(), velocity_.data(), grads_.data(), count, T(o.learning_rate),
+                            T(o.momentum), o.nesterov);
+            break;
+        case Optimizer::adam:
+            adam_update(params_.data(), adam_m_.data(), adam_v_.data(), grads_.data(), count, T(o.learning_rate),
+                        T(o.beta1), T(o.beta2), T(o.eps), ++adam_step_);
+            break;
+    }
+}
+
+namespace {
+
+void check_options(const TrainOptions& o) {
+    if (o.batch_size < 1) throw std::invalid_argument("batch_size must be >= 1");
+    if (!(o.learning_rate > 0) || !std::isfinite(o.learning_rate))
+        throw std::invalid_argument("learning_rate must be a finite number > 0");
+    if (!(o.momentum >= 0 && o.momentum < 1)) throw std::invalid_argument("momentum must lie in [0, 1)");
+    if (!(o.beta1 >= 0 && o.beta1 < 1) || !(o.beta2 >= 0 && o.beta2 < 1))
+        throw std::invalid_argument("beta1 and beta2 must lie in [0, 1)");
+    if (!(o.eps > 0)) throw std::invalid_argument("eps must be > 0");
+}
+
+// Copies the pieces of state an epoch changes into one snapshot buffer, or back.
+template <typename T>
+void copy_state(std::vector<T>& snapshot, std::initializer_list<std::vector<T>*> parts, bool restore) {
+    std::size_t at = 0;
+    for (std::vector<T>* p : parts) {
+        if (restore)
+            std::copy(snapshot.begin() + at, snapshot.begin() + at + p->size(), p->begin());
+        else
+            std::copy(p->begin(), p->end(), snapshot.begin() + at);
+        at += p->size();
+    }
+}
+
+}  // namespace
+
+template <typename T>
+T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o,
+                          const std::function<bool()>& stop_requested) {
+    BusyGuard guard(busy_);
+    check_options(o);
+    if (n < 1) throw std::invalid_argument("train_epoch: need at least one sample");
+    if (!y.dense && !y.labels) throw std::invalid_argument("train_epoch: no targets given");
+    if (y.labels && config_.output != Activation::softmax)
+        throw std::invalid_argument("integer labels need a softmax output");
+    const int batch = std::min(o.batch_size, n), d = layout_.sizes[0];
+    ensure_capacity(batch);
+    if (o.optimizer == Optimizer::momentum && velocity_.empty()) velocity_.assign(params_.size(), T(0));
+    if (o.optimizer == Optimizer::adam && adam_m_.empty()) {
+        adam_m_.assign(params_.size(), T(0));
+        adam_v_.assign(params_.size(), T(0));
+    }
+    snapshot_.resize(params_.size() + velocity_.size() + adam_m_.size() + adam_v_.size());
+    copy_state(snapshot_, {&params_, &velocity_, &adam_m_, &adam_v_}, false);
+    const long adam_step_before = adam_step_;
+    const std::uint64_t shuffle_before = config_.shuffle_state;
+    auto undo_epoch = [&] {
+        copy_state(snapshot_, {&params_, &velocity_, &adam_m_, &adam_v_}, true);
+        adam_step_ = adam_step_before;
+        config_.shuffle_state = shuffle_before;
+    };
+
+    const std::int64_t* rows = nullptr;
+    if (o.shuffle) {
+        if (order_.size() < std::size_t(n)) order_.resize(n);
+        shuffle_permutation<std::int64_t>(order_.data(), n, config_.shuffle_state);
+        rows = order_.data();
+    }
+    T* batch_x = work_.data() + batch_x_offset_;
+    double total = 0;
+    for (std::ptrdiff_t first = 0, b = 0; first < n; first += batch, ++b) {
+        const int m = int(std::min<std::ptrdiff_t>(batch, n - first));
+        const T* xb = x + first * d;
+        if (rows) {
+#pragma omp parallel for schedule(static) if (std::ptrdiff_t(m) * d > kParallelMinElements)
+            for (int t = 0; t < m; ++t)
+                std::memcpy(batch_x + std::ptrdiff_t(t) * d, x + rows[first + t] * d, sizeof(T) * d);
+            xb = batch_x;
+        }
+        const T* yb;
+        try {
+            yb = dense_targets(y, rows, first, m);
+        } catch (...) {
+            undo_epoch();
+            throw;
+        }
+        forward_layers(xb, m, layout_.n_layers - 1, config_.loss != Loss::squared_error);
+        const T loss = output_loss(yb, m);
+        if (!std::isfinite(loss)) {
+            undo_epoch();
+            throw DivergenceError("the training loss became " + std::string(std::isnan(loss) ? "nan" : "inf") +
+                                  " at mini-batch " + std::to_string(b + 1) + " (samples " + std::to_string(first) +
+                                  ".." + std::to_string(first + m - 1) + " of the epoch's order); parameters were "
+                                  "restored to the start of the epoch; try a smaller learning_rate");
+        }
+        total += double(loss) * m;
+        backward(xb, yb, m);
+        optimizer_step(o);
+        if (stop_requested && first + batch < n && stop_requested()) {
+            undo_epoch();
+            throw Interrupted("training interrupted; parameters restored to the start of the epoch");
+        }
+    }
+    return T(total / n);
+}
+
+// Only the members defined in this file: the class itself is instantiated in network.cpp.
+template void Network<float>::optimizer_step(const TrainOptions&);
+template void Network<double>::optimizer_step(const TrainOptions&);
+template float Network<float>::train_epoch(const float*, Targets<float>, int, const TrainOptions&,
+                                           const std::function<bool()>&);
+template double Network<double>::train_epoch(const double*, Targets<double>, int, const TrainOptions&,
+                                             const std::function<bool()>&);
+
+}  // namespace fastmlp

@@ -1,0 +1,50 @@
+"""fastmlp: fully-connected networks (softmax regression, MLPs, sparse autoencoders) on a C++ core.
+
+The compiled ``_core`` stays private; this package is its public face.
+"""
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version as _version
+
+import numpy as np
+
+from . import _core, reference
+from ._validation import as_float_array, check_positive_int, check_real
+from .network import Network
+
+try:
+    __version__ = _version("fastmlp")
+except PackageNotFoundError:  # running from a source tree
+    __version__ = "0.0.0+unknown"
+
+__all__ = ["Network", "reference", "kl_sparsity", "build_info", "set_num_threads", "get_num_threads",
+           "__version__"]
+
+
+def kl_sparsity(H, target):
+    """Σ_i KL(target ‖ α̂_i) for hidden activations H (n_samples, n_hidden), α̂_i = mean_t H[t, i] and
+    KL(α‖α̂) = α log(α/α̂) + (1−α) log((1−α)/(1−α̂)) (natural log; α̂ clamped to [1e-6, 1−1e-6]).
+    A 1-D H is one unit's activations over the samples."""
+    H = np.asarray(H)
+    if H.ndim == 1:
+        H = H[:, None]
+    H = as_float_array(H, np.float64, "H")
+    target = check_real(target, "target", 0, 1, low_open=True)
+    return float(_core.sparse_kl_penalty_forward(H, target, 1.0))
+
+
+def build_info():
+    """The BLAS in use, OpenMP yes/no, compiler, flags and thread count of the native core."""
+    info = dict(_core.build_info())
+    info["version"] = __version__
+    return info
+
+
+def set_num_threads(n):
+    """Set the BLAS and OpenMP thread counts together."""
+    _core.set_num_threads(check_positive_int(n, "n"))
+
+
+def get_num_threads():
+    """Threads the BLAS (and OpenMP loops) use."""
+    return int(_core.get_num_threads())

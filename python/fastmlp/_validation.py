@@ -1,0 +1,79 @@
+"""Input checks at the Python boundary: each array is converted at most once, here, and anything the core
+cannot take raises TypeError/ValueError naming the argument and saying what was expected."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+def _kind_check(arr, name):
+    if arr.dtype.kind in "cOSUVMm":
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+
+
+def as_float_array(X, dtype, name="X", ndim=2):
+    """X as a C-contiguous array of ``dtype`` (a copy only when X is not one already), finite and non-empty."""
+    try:
+        arr = np.asarray(X)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be an array of real numbers: {exc}") from None
+    _kind_check(arr, name)
+    if arr.ndim != ndim:
+        shape = "(n_samples, n_features)" if ndim == 2 else "(n,)"
+        raise ValueError(f"{name} must be {ndim}-D {shape}, got an array of shape {arr.shape}")
+    if arr.size == 0 or arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape}); need at least one sample")
+    arr = np.ascontiguousarray(arr, dtype=dtype)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinity")
+    return arr
+
+
+def as_features(X, n_features, dtype, name="X"):
+    arr = as_float_array(X, dtype, name)
+    if arr.shape[1] != n_features:
+        raise ValueError(f"{name} has {arr.shape[1]} features per sample, expected {n_features}")
+    return arr
+
+
+def as_targets(Y, n_samples, n_outputs, labels_allowed, dtype, name="Y"):
+    """Targets for n_samples: int32 class labels (only when labels_allowed, i.e. a softmax output) or a
+    dense (n_samples, n_outputs) matrix of ``dtype``. A 1-D float vector is a single-output matrix."""
+    arr = np.asarray(Y)
+    _kind_check(arr, name)
+    if arr.ndim == 1 and arr.dtype.kind in "iub" and labels_allowed:
+        if arr.shape[0] != n_samples:
+            raise ValueError(f"{name} has {arr.shape[0]} labels for {n_samples} samples")
+        if arr.size and (arr.min() < 0 or arr.max() >= n_outputs):
+            bad = arr[(arr < 0) | (arr >= n_outputs)][0]
+            raise ValueError(f"{name} holds label {bad}, outside the {n_outputs} classes [0, {n_outputs})")
+        return np.ascontiguousarray(arr, dtype=np.int32)
+    if arr.ndim == 1 and n_outputs == 1:
+        arr = arr.reshape(-1, 1)
+    if arr.ndim != 2:
+        expected = f"({n_samples}, {n_outputs})" + (" or integer labels (n,)" if labels_allowed else "")
+        raise ValueError(f"{name} must have shape {expected}, got {arr.shape}")
+    if arr.shape != (n_samples, n_outputs):
+        raise ValueError(f"{name} must have shape ({n_samples}, {n_outputs}), got {arr.shape}")
+    arr = np.ascontiguousarray(arr, dtype=dtype)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinity")
+    return arr
+
+
+def check_positive_int(value, name, minimum=1):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_real(value, name, low=None, high=None, low_open=False, high_open=True):
+    """A finite real number within [low, high) (bounds optional; open/closed as given)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if low is not None and (value < low or (low_open and value == low)):
+        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}")
+    if high is not None and (value > high or (high_open and value == high)):
+        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value!r}")
+    return float(value)

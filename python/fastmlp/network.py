@@ -1,0 +1,184 @@
+"""The low-level :class:`Network`: a fully-connected net whose parameters live in one native buffer."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _core
+from ._params import ParameterLayout, check_network_args, init_parameters, resolve_loss
+from ._validation import as_features, as_float_array, as_targets, check_positive_int, check_real
+
+OPTIMIZERS = ("sgd", "momentum", "adam")
+
+
+class Network:
+    """A fully-connected network trained by backpropagation on the native core.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        Widths from input to output, e.g. ``(784, 196, 10)``.
+    hidden_activation : {"sigmoid", "tanh", "relu", "identity"}
+    output : {"softmax", "sigmoid", "identity", "tanh", "relu"}
+    loss : {"cross_entropy", "binary_cross_entropy", "squared_error"} or None
+        None picks cross-entropy for softmax, binary cross-entropy for sigmoid, squared error otherwise.
+        Every data loss is the mean over the samples of the batch.
+    sparsity_target, sparsity_weight : float
+        The sparse-autoencoder penalty ``sparsity_weight · Σ_i KL(sparsity_target ‖ α̂_i)`` on every hidden
+        layer, α̂_i the batch-mean activation of hidden unit i (clamped to [1e-6, 1−1e-6]); needs sigmoid
+        hidden units.
+    weight_decay : float
+        Adds ``(weight_decay/2)·Σ_l ‖W(l)‖²`` over weight matrices only (not biases, not divided by n).
+    tied_weights : bool
+        For ``(n_in, n_hidden, n_in)`` autoencoders: the decoder uses the encoder's matrix transposed, so
+        ``weights`` holds the one (n_hidden, n_in) matrix (its gradient sums both uses) and ``biases`` both.
+    dtype : {"float32", "float64"}
+    seed : int or None
+        Seeds the Glorot-uniform initialisation and the epoch shuffle: same seed and same thread count
+        give bit-identical training.
+
+    Rows are samples: a layer computes ``Z = X·Wᵀ + b`` with ``W`` of shape (n_out, n_in).
+    ``weights`` and ``biases`` are live views of the native parameters: writing into them changes the net.
+    """
+
+    def __init__(self, layer_sizes, hidden_activation="sigmoid", output="softmax", loss=None,
+                 sparsity_target=None, sparsity_weight=0.0, weight_decay=0.0, tied_weights=False,
+                 dtype="float32", seed=None):
+        self.dtype = check_network_args(hidden_activation, sparsity_target, sparsity_weight, weight_decay, dtype)
+        self.loss_name = resolve_loss(output, loss)
+        self.layout = ParameterLayout(layer_sizes, bool(tied_weights))
+        self.layer_sizes = self.layout.layer_sizes
+        self.hidden_activation, self.output = hidden_activation, output
+        self.sparsity_target = None if sparsity_target is None else float(sparsity_target)
+        self.sparsity_weight, self.weight_decay = float(sparsity_weight), float(weight_decay)
+        self.tied_weights = bool(tied_weights)
+        theta, shuffle_state = init_parameters(self.layout, hidden_activation, self.dtype, seed)
+        self._build(shuffle_state)
+        self._params[:] = theta
+
+    def _build(self, shuffle_state):
+        native = _core.NetworkF32 if self.dtype == np.float32 else _core.NetworkF64
+        self._net = native(list(self.layer_sizes), self.hidden_activation, self.output, self.loss_name,
+                           self.sparsity_target or 0.0, self.sparsity_weight, self.weight_decay,
+                           self.tied_weights, shuffle_state)
+        self._params, self._grads = self._net.params, self._net.grads
+
+    # ------------------------------------------------------------------ parameters
+    @property
+    def weights(self):
+        """Weight matrices (n_out, n_in) as live views of the native buffer."""
+        return self.layout.weight_views(self._params)
+
+    @property
+    def biases(self):
+        """Bias vectors as live views of the native buffer."""
+        return self.layout.bias_views(self._params)
+
+    @property
+    def n_parameters(self):
+        return self.layout.size
+
+    def set_parameters(self, weights, biases):
+        """Copy weights and biases in, after checking their number and shapes."""
+        if len(weights) != len(self.layout.weight_shapes) or len(biases) != self.layout.n_layers:
+            raise ValueError(f"expected {len(self.layout.weight_shapes)} weight matrices and "
+                             f"{self.layout.n_layers} bias vectors, got {len(weights)} and {len(biases)}")
+        checked = []
+        for kind, given, views in (("weights", weights, self.weights), ("biases", biases, self.biases)):
+            for i, (src, dst) in enumerate(zip(given, views)):
+                arr = np.asarray(src)
+                if arr.shape != dst.shape:
+                    raise ValueError(f"{kind}[{i}] must have shape {dst.shape}, got {arr.shape}")
+                checked.append((as_float_array(arr.reshape(-1), self.dtype, f"{kind}[{i}]", 1), dst))
+        for arr, dst in checked:
+            dst.reshape(-1)[:] = arr
+
+    def get_flat(self):
+        """A copy of the flat parameter vector (weights first, then biases)."""
+        return self._params.copy()
+
+    def set_flat(self, theta):
+        theta = as_float_array(theta, self.dtype, "theta", ndim=1)
+        if theta.shape[0] != self.layout.size:
+            raise ValueError(f"theta must have length {self.layout.size}, got {theta.shape[0]}")
+        self._params[:] = theta
+
+    # ------------------------------------------------------------------ computation
+    def forward(self, X):
+        """Network outputs for X (n_samples, n_in)."""
+        return self._net.forward(as_features(X, self.layer_sizes[0], self.dtype), self.layout.n_layers - 1)
+
+    def hidden(self, X, layer=0):
+        """Activations of hidden layer ``layer`` (0 = first) for X."""
+        n_hidden = self.layout.n_layers - 1
+        if isinstance(layer, (bool, np.bool_)) or not isinstance(layer, (int, np.integer)) \
+                or not 0 <= layer < n_hidden:
+            raise ValueError(f"layer must be an int in [0, {n_hidden}), got {layer!r}")
+        return self._net.forward(as_features(X, self.layer_sizes[0], self.dtype), int(layer))
+
+    def _inputs(self, X, Y):
+        X = as_features(X, self.layer_sizes[0], self.dtype)
+        Y = as_targets(Y, X.shape[0], self.layer_sizes[-1], self.output == "softmax", self.dtype)
+        return X, Y
+
+    def loss(self, X, Y):
+        """Loss of the batch: mean data loss + sparsity penalty + weight decay."""
+        X, Y = self._inputs(X, Y)
+        return float(self._net.loss_and_grad(X, Y, False))
+
+    def loss_and_grad(self, X, Y):
+        """(loss, grad_weights, grad_biases) for the whole batch; the gradients are fresh arrays."""
+        X, Y = self._inputs(X, Y)
+        loss = float(self._net.loss_and_grad(X, Y, True))
+        grad = self._grads.copy()
+        return loss, self.layout.weight_views(grad), self.layout.bias_views(grad)
+
+    def loss_and_grad_flat(self, theta, X, Y):
+        """Set the parameters to theta, then (loss, flat gradient copy): the function an L-BFGS minimiser
+        wants. Pass X, Y already converted (``float32``/``float64`` C-contiguous) to avoid a copy per call."""
+        self.set_flat(theta)
+        X, Y = self._inputs(X, Y)
+        loss = float(self._net.loss_and_grad(X, Y, True))
+        return loss, self._grads.copy()
+
+    def train_epoch(self, X, Y, batch_size, optimizer="sgd", learning_rate=0.1, momentum=0.9, nesterov=False,
+                    beta1=0.9, beta2=0.999, eps=1e-8, shuffle=True):
+        """One pass over (X, Y) in mini-batches; returns the mean training loss. Optimizer state (velocity,
+        Adam moments) persists across calls. NaN/inf loss raises FloatingPointError and Ctrl-C raises
+        KeyboardInterrupt, both with the parameters restored to the start of the epoch."""
+        X, Y = self._inputs(X, Y)
+        batch_size = check_positive_int(batch_size, "batch_size")
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+        learning_rate = check_real(learning_rate, "learning_rate", 0, low_open=True)
+        momentum = check_real(momentum, "momentum", 0, 1)
+        beta1, beta2 = check_real(beta1, "beta1", 0, 1), check_real(beta2, "beta2", 0, 1)
+        eps = check_real(eps, "eps", 0, low_open=True)
+        return float(self._net.train_epoch(X, Y, batch_size, optimizer, learning_rate, momentum, bool(nesterov),
+                                           beta1, beta2, eps, bool(shuffle)))
+
+    # ------------------------------------------------------------------ copying and pickling
+    def _config(self):
+        return dict(layer_sizes=self.layer_sizes, hidden_activation=self.hidden_activation, output=self.output,
+                    loss=self.loss_name, sparsity_target=self.sparsity_target,
+                    sparsity_weight=self.sparsity_weight, weight_decay=self.weight_decay,
+                    tied_weights=self.tied_weights, dtype=self.dtype.name)
+
+    def __getstate__(self):
+        # Optimizer state (velocity, Adam moments) is not kept: a restored network starts it afresh.
+        return {"config": self._config(), "params": self.get_flat(), "shuffle_state": self._net.shuffle_state}
+
+    def __setstate__(self, state):
+        self.__init__(**state["config"])
+        self._build(state["shuffle_state"])
+        self._params[:] = state["params"]
+
+    def __repr__(self):
+        extra = ""
+        if self.sparsity_weight > 0:
+            extra += f", sparsity_target={self.sparsity_target}, sparsity_weight={self.sparsity_weight}"
+        if self.weight_decay > 0:
+            extra += f", weight_decay={self.weight_decay}"
+        if self.tied_weights:
+            extra += ", tied_weights=True"
+        return (f"Network({list(self.layer_sizes)}, hidden_activation={self.hidden_activation!r}, "
+                f"output={self.output!r}, loss={self.loss_name!r}{extra}, dtype={self.dtype.name!r})")
