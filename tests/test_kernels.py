@@ -1,0 +1,187 @@
+"""Every native kernel against its NumPy twin in reference.py, in float64 (1e-10) and float32 (1e-5)."""
+import numpy as np
+import pytest
+
+from fastmlp import _core, reference as ref
+
+ACTS = ["identity", "sigmoid", "tanh", "relu"]
+SHAPES = [(1, 1), (1, 7), (5, 1), (17, 13), (64, 33)]
+
+
+def tol(dtype):
+    return dict(rtol=1e-10, atol=1e-12) if dtype == np.float64 else dict(rtol=1e-5, atol=1e-6)
+
+
+def rand(rng, shape, dtype, scale=1.0):
+    return (rng.standard_normal(shape) * scale).astype(dtype)
+
+
+def ref64(a):
+    return a.astype(np.float64)
+
+
+def one_hot(rng, n, k, dtype):
+    Y = np.zeros((n, k), dtype)
+    Y[np.arange(n), rng.integers(0, k, n)] = 1
+    return Y
+
+
+@pytest.fixture(params=[np.float64, np.float32], ids=["f64", "f32"])
+def dtype(request):
+    return request.param
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("act", ACTS + ["softmax"])
+def test_activation_forward(dtype, shape, act):
+    Z = rand(np.random.default_rng(0), shape, dtype, 3)
+    np.testing.assert_allclose(_core.activation_forward(Z, act), ref.activation_forward(ref64(Z), act), **tol(dtype))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("act", ACTS)
+@pytest.mark.parametrize("with_unit_grad", [False, True])
+def test_activation_backward(dtype, shape, act, with_unit_grad):
+    rng = np.random.default_rng(1)
+    A = ref.activation_forward(rand(rng, shape, np.float64), act).astype(dtype)
+    dA = rand(rng, shape, dtype)
+    g = rand(rng, shape[1], dtype) if with_unit_grad else None
+    got = _core.activation_backward(dA, A, act, g)
+    want = ref.activation_backward(ref64(dA), ref64(A), act, None if g is None else ref64(g))
+    np.testing.assert_allclose(got, want, **tol(dtype))
+
+
+def test_softmax_is_stable_for_extreme_logits(dtype):
+    Z = np.array([[1e4, 0, -1e4], [-1e4, -1e4, -1e4]], dtype)
+    P = _core.softmax_forward(Z)
+    assert np.isfinite(P).all()
+    np.testing.assert_allclose(P, [[1, 0, 0], [1 / 3, 1 / 3, 1 / 3]], **tol(dtype))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_softmax_backward(dtype, shape):
+    rng = np.random.default_rng(2)
+    Yhat = ref.softmax_forward(rand(rng, shape, np.float64)).astype(dtype)
+    dY = rand(rng, shape, dtype)
+    np.testing.assert_allclose(_core.softmax_backward(dY, Yhat), ref.softmax_backward(ref64(dY), ref64(Yhat)),
+                               **tol(dtype))
+
+
+@pytest.mark.parametrize("n,n_in,n_out", [(1, 1, 1), (3, 5, 2), (33, 17, 9), (128, 64, 1)])
+@pytest.mark.parametrize("act", ACTS)
+@pytest.mark.parametrize("transposed", [False, True])
+def test_dense_forward_backward(dtype, n, n_in, n_out, act, transposed):
+    rng = np.random.default_rng(3)
+    X, dZ = rand(rng, (n, n_in), dtype), rand(rng, (n, n_out), dtype)
+    W = rand(rng, (n_in, n_out) if transposed else (n_out, n_in), dtype)
+    b = rand(rng, n_out, dtype)
+    np.testing.assert_allclose(_core.dense_forward(X, W, b, act, transposed),
+                               ref.dense_forward(ref64(X), ref64(W), ref64(b), act, transposed), **tol(dtype))
+    for got, want in zip(_core.dense_backward(dZ, X, W, transposed),
+                         ref.dense_backward(ref64(dZ), ref64(X), ref64(W), transposed)):
+        np.testing.assert_allclose(got, want, **tol(dtype))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_losses(dtype, shape):
+    rng = np.random.default_rng(4)
+    Z = rand(rng, shape, dtype, 4)
+    Y = one_hot(rng, shape[0], shape[1], dtype)
+    loss, P = _core.softmax_cross_entropy_forward(Z, Y)
+    want_loss, want_P = ref.softmax_cross_entropy_forward(ref64(Z), ref64(Y))
+    np.testing.assert_allclose(loss, want_loss, **tol(dtype))
+    np.testing.assert_allclose(P, want_P, **tol(dtype))
+    T = rng.uniform(size=shape).astype(dtype)
+    loss, P = _core.sigmoid_binary_cross_entropy_forward(Z, T)
+    want_loss, want_P = ref.sigmoid_binary_cross_entropy_forward(ref64(Z), ref64(T))
+    np.testing.assert_allclose(loss, want_loss, **tol(dtype))
+    np.testing.assert_allclose(P, want_P, **tol(dtype))
+    np.testing.assert_allclose(_core.squared_error_forward(Z, T), ref.squared_error_forward(ref64(Z), ref64(T)),
+                               **tol(dtype))
+    np.testing.assert_allclose(_core.output_error_backward(P, T), ref.output_error_backward(ref64(P), ref64(T)),
+                               **tol(dtype))
+
+
+def test_cross_entropy_losses_are_finite_for_extreme_logits(dtype):
+    Z = np.array([[1e4, -1e4], [-1e4, 1e4]], dtype)
+    Y = np.array([[0, 1], [0, 1]], dtype)
+    loss, _ = _core.softmax_cross_entropy_forward(Z, Y)
+    np.testing.assert_allclose(loss, 1e4, rtol=1e-6)
+    loss, _ = _core.sigmoid_binary_cross_entropy_forward(Z, Y)
+    np.testing.assert_allclose(loss, 1e4, rtol=1e-6)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("target,weight", [(0.2, 0.1), (0.05, 3.0)])
+def test_sparse_kl_penalty(dtype, shape, target, weight):
+    H = np.random.default_rng(5).uniform(0.01, 0.99, shape).astype(dtype)
+    np.testing.assert_allclose(_core.sparse_kl_penalty_forward(H, target, weight),
+                               ref.sparse_kl_penalty_forward(ref64(H), target, weight), **tol(dtype))
+    np.testing.assert_allclose(_core.sparse_kl_penalty_backward(H, target, weight),
+                               ref.sparse_kl_penalty_backward(ref64(H), target, weight), **tol(dtype))
+
+
+def test_sparse_kl_penalty_clamps_dead_and_saturated_units(dtype):
+    H = np.array([[0, 1, 0.5], [0, 1, 0.5]], dtype)
+    assert np.isfinite(_core.sparse_kl_penalty_forward(H, 0.2, 1.0))
+    assert np.isfinite(_core.sparse_kl_penalty_backward(H, 0.2, 1.0)).all()
+    # at the clamp 1 − α̂ = ε is only representable to float32 round-off, so compare in the same dtype
+    np.testing.assert_allclose(_core.sparse_kl_penalty_forward(H, 0.2, 1.0),
+                               ref.sparse_kl_penalty_forward(H, 0.2, 1.0), rtol=1e-5)
+
+
+def test_weight_decay(dtype):
+    W = rand(np.random.default_rng(6), (7, 5), dtype)
+    np.testing.assert_allclose(_core.weight_decay_forward(W, 0.3), ref.weight_decay_forward(ref64(W), 0.3),
+                               **tol(dtype))
+    np.testing.assert_allclose(_core.weight_decay_backward(W, 0.3), ref.weight_decay_backward(ref64(W), 0.3),
+                               **tol(dtype))
+
+
+@pytest.mark.parametrize("n", [1, 10, 100_001])  # the last one crosses the OpenMP threshold
+def test_optimizer_updates(dtype, n):
+    rng = np.random.default_rng(7)
+    theta, grad = rand(rng, n, dtype), rand(rng, n, dtype)
+    state = [rand(rng, n, dtype) for _ in range(3)]
+    got, want = theta.copy(), ref64(theta)
+    _core.sgd_update(got, grad, 0.1)
+    ref.sgd_update(want, ref64(grad), 0.1)
+    np.testing.assert_allclose(got, want, **tol(dtype))
+    for nesterov in (False, True):
+        got, want = theta.copy(), ref64(theta)
+        v_got, v_want = state[0].copy(), ref64(state[0])
+        _core.momentum_update(got, v_got, grad, 0.1, 0.9, nesterov)
+        ref.momentum_update(want, v_want, ref64(grad), 0.1, 0.9, nesterov)
+        np.testing.assert_allclose(got, want, **tol(dtype))
+        np.testing.assert_allclose(v_got, v_want, **tol(dtype))
+    m, v = state[1].copy(), np.abs(state[2])
+    got, want, m_want, v_want = theta.copy(), ref64(theta), ref64(m), ref64(v)
+    _core.adam_update(got, m, v, grad, 0.01, 0.9, 0.999, 1e-8, 3)
+    ref.adam_update(want, m_want, v_want, ref64(grad), 0.01, 0.9, 0.999, 1e-8, 3)
+    np.testing.assert_allclose(m, m_want, **tol(dtype))
+    np.testing.assert_allclose(v, v_want, **tol(dtype))
+    np.testing.assert_allclose(got, want, **tol(dtype) if dtype == np.float64 else dict(rtol=1e-4, atol=1e-5))
+
+
+@pytest.mark.parametrize("n,state", [(0, 1), (1, 5), (2, 7), (1000, 12345), (5, 2**64 - 1)])
+def test_shuffle_permutation_matches_reference(n, state):
+    from fastmlp._params import shuffle_permutation
+    got, got_state = _core.shuffle_permutation(n, state)
+    want, want_state = shuffle_permutation(n, state)
+    np.testing.assert_array_equal(got, want)
+    assert got_state == want_state
+    assert sorted(got.tolist()) == list(range(n))
+
+
+def test_kernels_refuse_wrong_dtype_and_shape():
+    Z = np.ones((3, 4), np.float32)
+    with pytest.raises(TypeError):
+        _core.activation_forward(Z.astype(np.int64), "sigmoid")
+    with pytest.raises(ValueError, match="same shape"):
+        _core.softmax_backward(Z, np.ones((3, 5), np.float32))
+    with pytest.raises(ValueError, match="unknown activation"):
+        _core.activation_forward(Z, "swish")
+    with pytest.raises(ValueError, match="W's input size"):
+        _core.dense_forward(Z, np.ones((2, 5), np.float32), np.ones(2, np.float32), "identity")
+    with pytest.raises(ValueError, match="length"):
+        _core.sgd_update(np.ones(3), np.ones(4), 0.1)
