@@ -175,6 +175,7 @@ void bind_network(py::module_& m, const char* name) {
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "fastmlp native core (private: use the fastmlp package)";
+    share_blas_and_openmp_threads();
     py::register_exception<DivergenceError>(m, "DivergenceError", PyExc_FloatingPointError);
     py::register_exception<Interrupted>(m, "Interrupted", PyExc_KeyboardInterrupt);
     bind_network<float>(m, "NetworkF32");

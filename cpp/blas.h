@@ -30,6 +30,8 @@ inline void gemm(Trans ta, Trans tb, int m, int n, int k, double alpha, const do
                          ldc);
 }
 
+// Routes the BLAS's parallel jobs through the OpenMP pool when both are available (called once at import).
+void share_blas_and_openmp_threads();
 // Sets BLAS and OpenMP threads together (n >= 1); returns what the BLAS reports afterwards.
 void set_num_threads(int n);
 int get_num_threads();
