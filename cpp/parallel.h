@@ -7,8 +7,9 @@
 
 namespace fastmlp {
 
-// Element-wise loops only fork past this many elements: below it the fork/join costs more than the loop.
-constexpr std::ptrdiff_t kParallelMinElements = 1 << 16;
+// Element-wise loops only fork past this many elements: below it the fork/join (a few microseconds with the
+// pool already awake, since BLAS jobs run on it too) costs more than the loop.
+constexpr std::ptrdiff_t kParallelMinElements = 1 << 14;
 
 inline int omp_threads() {
 #ifdef _OPENMP

@@ -16,6 +16,11 @@ char* openblas_get_config(void) __attribute__((weak));
 char* openblas_get_corename(void) __attribute__((weak));
 void MKL_Set_Num_Threads(int) __attribute__((weak));
 int MKL_Get_Max_Threads(void) __attribute__((weak));
+// OpenBLAS >= 0.3.28 lets the caller run its parallel jobs (the same callback types as scipy-openblas).
+typedef void (*openblas_dojob_callback)(int thread_num, void* jobdata, int dojob_data);
+typedef void (*openblas_threads_callback)(int sync, openblas_dojob_callback dojob, int numjobs,
+                                          size_t jobdata_elsize, void* jobdata, int dojob_data);
+void openblas_set_threads_callback_function(openblas_threads_callback) __attribute__((weak));
 }
 #endif
 
@@ -24,7 +29,7 @@ namespace fastmlp {
 namespace {
 int g_threads = 0;  // 0 until set: the libraries' own defaults apply
 
-#if defined(FASTMLP_SCIPY_OPENBLAS) && defined(_OPENMP)
+#if defined(_OPENMP)
 // OpenBLAS hands its parallel work here instead of to its own pthreads, so BLAS calls and our element-wise
 // OpenMP loops share one pool of threads: no two pools spinning against each other on the same cores
 // (measured on 2 cores: a 784-256-10 SGD epoch ran 6x slower with both pools active).
@@ -50,6 +55,8 @@ extern "C" void run_blas_jobs_on_openmp(int /*sync*/, openblas_dojob_callback do
 void share_blas_and_openmp_threads() {
 #if defined(FASTMLP_SCIPY_OPENBLAS) && defined(_OPENMP)
     scipy_openblas_set_threads_callback_function(run_blas_jobs_on_openmp);
+#elif defined(_OPENMP)
+    if (openblas_set_threads_callback_function) openblas_set_threads_callback_function(run_blas_jobs_on_openmp);
 #endif
 }
 
