@@ -16,13 +16,13 @@ T softmax_cross_entropy_forward(T* probs, const T* logits, const T* y, int n, in
         T zmax = logits[r];
         for (int j = 1; j < k; ++j) zmax = std::max(zmax, logits[r + j]);
         T sum = 0;
-        for (int j = 0; j < k; ++j) sum += std::exp(logits[r + j] - zmax);
+        for (int j = 0; j < k; ++j) sum += fast_exp(logits[r + j] - zmax);
         const T log_sum = std::log(sum);
         double row = 0;
         for (int j = 0; j < k; ++j) {
             const T log_p = logits[r + j] - zmax - log_sum;
             if (y[r + j] != T(0)) row -= double(y[r + j]) * double(log_p);
-            probs[r + j] = std::exp(log_p);
+            probs[r + j] = fast_exp(log_p);
         }
         total += row;
     }
