@@ -130,9 +130,10 @@ void bind_network(py::module_& m, const char* name) {
             py::gil_scoped_release release;
             return net.loss_and_grad(xp, t, int(x.shape(0)), want_grad);
         }, py::arg("X").noconvert(), py::arg("Y"), py::arg("want_grad"))
-        .def("train_epoch", [](Net& net, const Array<T>& x, const py::array& y, int batch_size,
+        .def("train_epoch", [](py::object self, const Array<T>& x, const py::array& y, int batch_size,
                                const std::string& optimizer, double lr, double momentum, bool nesterov, double beta1,
-                               double beta2, double eps, bool shuffle) {
+                               double beta2, double eps, bool shuffle, py::object gradient_hook) {
+            Net& net = self.cast<Net&>();
             const Layout& l = net.layout();
             require_shape(x, {-1, l.sizes[0]}, "X");
             Targets<T> t = as_targets<T>(y, x.shape(0), l.sizes[l.n_layers]);
@@ -158,17 +159,28 @@ void bind_network(py::module_& m, const char* name) {
                 pending = std::make_unique<py::error_already_set>();
                 return true;
             };
+            // Data-parallel training: the hook (e.g. an MPI allreduce) gets the flat gradient buffer itself,
+            // zero-copy, after every backward pass. This is the one mode that takes the GIL once per step.
+            std::function<void(T*, std::ptrdiff_t)> reduce;
+            py::array_t<T> grads_view;
+            if (!gradient_hook.is_none()) {
+                grads_view = buffer_view(net.grads(), net.layout().size, self);
+                reduce = [&](T*, std::ptrdiff_t) {
+                    py::gil_scoped_acquire acquire;
+                    gradient_hook(grads_view);
+                };
+            }
             const T* xp = x.data();
             try {
                 py::gil_scoped_release release;
-                return net.train_epoch(xp, t, int(x.shape(0)), o, stop_requested);
+                return net.train_epoch(xp, t, int(x.shape(0)), o, stop_requested, reduce);
             } catch (const Interrupted&) {
                 if (pending) throw py::error_already_set(*pending);
                 throw;
             }
         }, py::arg("X").noconvert(), py::arg("Y"), py::arg("batch_size"), py::arg("optimizer"),
            py::arg("learning_rate"), py::arg("momentum"), py::arg("nesterov"), py::arg("beta1"), py::arg("beta2"),
-           py::arg("eps"), py::arg("shuffle"));
+           py::arg("eps"), py::arg("shuffle"), py::arg("gradient_hook") = py::none());
 }
 
 }  // namespace

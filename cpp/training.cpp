@@ -62,7 +62,8 @@ void copy_state(std::vector<T>& snapshot, std::initializer_list<std::vector<T>*>
 
 template <typename T>
 T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o,
-                          const std::function<bool()>& stop_requested) {
+                          const std::function<bool()>& stop_requested,
+                          const std::function<void(T*, std::ptrdiff_t)>& reduce_gradients) {
     BusyGuard guard(busy_);
     check_options(o);
     if (n < 1) throw std::invalid_argument("train_epoch: need at least one sample");
@@ -121,6 +122,14 @@ T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o
         }
         total += double(loss) * m;
         backward(xb, yb, m);
+        if (reduce_gradients) {
+            try {
+                reduce_gradients(grads_.data(), layout_.size);
+            } catch (...) {
+                undo_epoch();
+                throw;
+            }
+        }
         optimizer_step(o);
         if (stop_requested && first + batch < n && stop_requested()) {
             undo_epoch();
@@ -134,8 +143,10 @@ T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o
 template void Network<float>::optimizer_step(const TrainOptions&);
 template void Network<double>::optimizer_step(const TrainOptions&);
 template float Network<float>::train_epoch(const float*, Targets<float>, int, const TrainOptions&,
-                                           const std::function<bool()>&);
+                                           const std::function<bool()>&,
+                                           const std::function<void(float*, std::ptrdiff_t)>&);
 template double Network<double>::train_epoch(const double*, Targets<double>, int, const TrainOptions&,
-                                             const std::function<bool()>&);
+                                             const std::function<bool()>&,
+                                             const std::function<void(double*, std::ptrdiff_t)>&);
 
 }  // namespace fastmlp

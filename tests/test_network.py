@@ -294,3 +294,29 @@ def test_core_kernels_exist_for_every_reference_kernel():
                  "sparse_kl_penalty_forward", "sparse_kl_penalty_backward", "weight_decay_forward",
                  "weight_decay_backward", "sgd_update", "momentum_update", "adam_update"]:
         assert callable(getattr(_core, name)) and callable(getattr(ref, name))
+
+
+def test_gradient_hook_sees_the_flat_gradient_before_each_update():
+    rng = np.random.default_rng(4)
+    X, y = rng.uniform(size=(40, 5)), rng.integers(0, 3, 40)
+    seen = []
+
+    def halve(grad):  # e.g. averaging over two identical ranks: sum, then divide
+        seen.append(grad.copy())
+        grad *= 0.5
+
+    net, twin = fastmlp.Network((5, 4, 3), seed=0), fastmlp.Network((5, 4, 3), seed=0)
+    net.train_epoch(X, y, 10, learning_rate=0.2, shuffle=False, gradient_hook=halve)
+    twin.train_epoch(X, y, 10, learning_rate=0.1, shuffle=False)
+    assert len(seen) == 4 and seen[0].shape == (net.n_parameters,)
+    np.testing.assert_allclose(net.get_flat(), twin.get_flat(), rtol=1e-6, atol=1e-7)
+    before = net.get_flat()
+
+    def fail(grad):
+        raise OSError("allreduce failed")
+
+    with pytest.raises(OSError, match="allreduce failed"):
+        net.train_epoch(X, y, 10, gradient_hook=fail)
+    np.testing.assert_array_equal(net.get_flat(), before)
+    with pytest.raises(TypeError, match="gradient_hook"):
+        net.train_epoch(X, y, 10, gradient_hook=3)

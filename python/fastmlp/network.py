@@ -141,10 +141,15 @@ class Network:
         return loss, self._grads.copy()
 
     def train_epoch(self, X, Y, batch_size, optimizer="sgd", learning_rate=0.1, momentum=0.9, nesterov=False,
-                    beta1=0.9, beta2=0.999, eps=1e-8, shuffle=True):
+                    beta1=0.9, beta2=0.999, eps=1e-8, shuffle=True, gradient_hook=None):
         """One pass over (X, Y) in mini-batches; returns the mean training loss. Optimizer state (velocity,
         Adam moments) persists across calls. NaN/inf loss raises FloatingPointError and Ctrl-C raises
-        KeyboardInterrupt, both with the parameters restored to the start of the epoch."""
+        KeyboardInterrupt, both with the parameters restored to the start of the epoch.
+
+        ``gradient_hook(grad)``, when given, is called after every backward pass with the flat gradient
+        buffer itself (a writable view, no copy) before the optimizer update — where data-parallel training
+        averages gradients across processes (e.g. an MPI ``Allreduce`` in place). It is the one mode in
+        which Python runs once per mini-batch; an exception in it undoes the epoch and propagates."""
         X, Y = self._inputs(X, Y)
         batch_size = check_positive_int(batch_size, "batch_size")
         if optimizer not in OPTIMIZERS:
@@ -153,8 +158,10 @@ class Network:
         momentum = check_real(momentum, "momentum", 0, 1)
         beta1, beta2 = check_real(beta1, "beta1", 0, 1), check_real(beta2, "beta2", 0, 1)
         eps = check_real(eps, "eps", 0, low_open=True)
+        if gradient_hook is not None and not callable(gradient_hook):
+            raise TypeError(f"gradient_hook must be callable or None, got {type(gradient_hook).__name__}")
         return float(self._net.train_epoch(X, Y, batch_size, optimizer, learning_rate, momentum, bool(nesterov),
-                                           beta1, beta2, eps, bool(shuffle)))
+                                           beta1, beta2, eps, bool(shuffle), gradient_hook))
 
     # ------------------------------------------------------------------ copying and pickling
     def _config(self):
