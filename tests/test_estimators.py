@@ -1,0 +1,449 @@
+"""Behaviour of the estimators on small synthetic data: solvers, stopping rules, warm start, partial_fit,
+callbacks, progress, divergence, the autoencoder's encode/decode and init_from. Bad inputs and
+hyper-parameters are in test_estimators_inputs.py."""
+import pickle
+import sys
+
+import numpy as np
+import pytest
+
+import fastmlp
+from fastmlp import Autoencoder, MLPClassifier, SoftmaxRegression, TrainingDivergedError
+
+FAST = dict(max_epochs=30, random_state=0)
+
+
+def blobs(n_per_class=50, n_features=6, n_classes=3, spread=0.08, seed=0):
+    """Well-separated Gaussian clusters in [0, 1]^n_features with labels 0..n_classes-1."""
+    rng = np.random.default_rng(seed)
+    centers = rng.uniform(0.1, 0.9, size=(n_classes, n_features))
+    X = np.concatenate([c + spread * rng.standard_normal((n_per_class, n_features)) for c in centers])
+    y = np.repeat(np.arange(n_classes), n_per_class)
+    order = rng.permutation(len(y))
+    return np.clip(X[order], 0, 1), y[order]
+
+
+@pytest.fixture(scope="module")
+def data():
+    return blobs()
+
+
+def initial_loss(X, y, hidden=()):
+    """Training loss of a freshly initialised network of the same shape (a reference starting point)."""
+    net = fastmlp.Network([X.shape[1], *hidden, len(np.unique(y))], seed=123)
+    return net.loss(X, y.astype(np.int32))
+
+
+# ---------------------------------------------------------------------------- solvers
+@pytest.mark.parametrize("solver, learning_rate", [("sgd", 0.5), ("momentum", 0.05), ("adam", 0.01),
+                                                   ("gd", 5.0), ("lbfgs", None)])
+def test_each_solver_reduces_the_loss(data, solver, learning_rate):
+    if solver == "lbfgs":
+        pytest.importorskip("scipy")
+    X, y = data
+    clf = MLPClassifier((8,), solver=solver, learning_rate=learning_rate, batch_size=16, max_epochs=40,
+                        tol=0.0, random_state=0).fit(X, y)
+    final = clf.network_.loss(X, y.astype(np.int32))
+    assert final < 0.5 * initial_loss(X, y, (8,))
+    assert clf.loss_curve_[-1] < clf.loss_curve_[0]
+    assert clf.score(X, y) > 0.95
+    assert clf.n_iter_ == len(clf.loss_curve_) == len(clf.history_) >= 1
+
+
+def test_gd_is_sgd_with_the_whole_set_as_one_batch(data):
+    X, y = data
+    common = dict(learning_rate=0.5, max_epochs=15, tol=0.0, random_state=3)
+    gd = SoftmaxRegression(solver="gd", batch_size=7, **common).fit(X, y)  # batch_size unused by gd
+    sgd = SoftmaxRegression(solver="sgd", batch_size=len(X), shuffle=False, **common).fit(X, y)
+    np.testing.assert_array_equal(gd.network_.get_flat(), sgd.network_.get_flat())
+    assert gd.loss_curve_ == sgd.loss_curve_
+    # shuffling one full batch only reorders the gradient sum
+    shuffled = SoftmaxRegression(solver="sgd", batch_size=len(X), shuffle=True, **common).fit(X, y)
+    np.testing.assert_allclose(shuffled.network_.get_flat(), gd.network_.get_flat(), rtol=1e-4, atol=1e-5)
+
+
+def test_learning_rate_none_means_the_solver_default(data):
+    X, y = data
+    a = SoftmaxRegression(solver="sgd", max_epochs=3, random_state=0).fit(X, y)
+    b = SoftmaxRegression(solver="sgd", learning_rate=0.1, max_epochs=3, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(a.network_.get_flat(), b.network_.get_flat())
+
+
+def test_same_random_state_gives_identical_models(data):
+    X, y = data
+    a = MLPClassifier((5,), max_epochs=5, random_state=7).fit(X, y)
+    b = MLPClassifier((5,), max_epochs=5, random_state=7).fit(X, y)
+    c = MLPClassifier((5,), max_epochs=5, random_state=8).fit(X, y)
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+    assert not np.array_equal(a.network_.get_flat(), c.network_.get_flat())
+
+
+def test_float64_models_compute_in_float64(data):
+    X, y = data
+    clf = MLPClassifier((5,), dtype="float64", **FAST).fit(X.astype(np.float32), y)
+    assert clf.network_.dtype == np.float64 and clf.predict_proba(X).dtype == np.float64
+
+
+def test_lbfgs_records_one_history_entry_per_iteration(data):
+    pytest.importorskip("scipy")
+    X, y = data
+    seen = []
+    clf = SoftmaxRegression(solver="lbfgs", dtype="float64", max_epochs=7, tol=0.0,
+                            callbacks=[seen.append], random_state=0).fit(X, y)
+    assert clf.n_iter_ == len(seen) == len(clf.loss_curve_) <= 7
+    assert all(b <= a + 1e-12 for a, b in zip(clf.loss_curve_, clf.loss_curve_[1:]))  # monotone
+    # the last recorded loss is the loss of the parameters the model ended with
+    assert clf.network_.loss(X, y.astype(np.int32)) == pytest.approx(clf.loss_curve_[-1], rel=1e-9)
+
+
+@pytest.mark.parametrize("scale, dtype", [(1e25, "float32"), (1e200, "float64")])
+def test_lbfgs_divergence_names_the_iteration(scale, dtype):
+    """A loss that overflows at the start (1e25) or at an L-BFGS trial point (1e200)."""
+    pytest.importorskip("scipy")
+    X = np.random.default_rng(0).uniform(0, 1, (20, 4)) * scale
+    ae = Autoencoder(3, output_activation="identity", sparsity_weight=0.0, solver="lbfgs", max_epochs=5,
+                     dtype=dtype, random_state=0)
+    with pytest.raises(TrainingDivergedError, match=r"in iteration \d+ .*scaling the inputs"):
+        ae.fit(X)
+    assert np.isfinite(ae.network_.get_flat()).all() and len(ae.loss_curve_) == ae.n_iter_
+
+
+def test_lbfgs_without_scipy_says_what_to_install(data, monkeypatch):
+    monkeypatch.setitem(sys.modules, "scipy.optimize", None)  # makes `import scipy.optimize` fail
+    X, y = data
+    with pytest.raises(ImportError, match=r"pip install fastmlp\[lbfgs\]"):
+        SoftmaxRegression(solver="lbfgs").fit(X, y)
+
+
+# ---------------------------------------------------------------------------- stopping
+def test_training_stops_when_the_loss_stalls(data):
+    X, y = data
+    clf = SoftmaxRegression(learning_rate=1e-9, solver="sgd", max_epochs=100, n_iter_no_change=4, tol=1e-3,
+                            random_state=0).fit(X, y)
+    assert clf.n_iter_ == 1 + 4  # the first epoch sets the best loss, then 4 fail to beat it by tol
+
+
+def test_early_stopping_restores_the_best_epoch(data):
+    X, y = data
+    snapshots = {}
+    clf = MLPClassifier((6,), solver="sgd", learning_rate=0.3, early_stopping=True, validation_fraction=0.2,
+                        n_iter_no_change=3, tol=0.0, max_epochs=200, random_state=0)
+    clf.set_params(callbacks=[lambda record: snapshots.__setitem__(record["epoch"], clf.network_.get_flat())])
+    clf.fit(X, y)
+    assert clf.n_iter_ < 200
+    scores = clf.validation_scores_
+    assert len(scores) == clf.n_iter_ and clf.best_validation_score_ == max(scores)
+    assert [r["validation_score"] for r in clf.history_] == scores
+    best_epoch = int(np.argmax(scores)) + 1  # the first epoch reaching the best score
+    np.testing.assert_array_equal(clf.network_.get_flat(), snapshots[best_epoch])
+    # the stop came n_iter_no_change epochs after the last improvement
+    assert clf.n_iter_ == best_epoch + 3
+
+
+def test_without_early_stopping_there_are_no_validation_scores(data):
+    X, y = data
+    clf = SoftmaxRegression(**FAST).fit(X, y)
+    assert clf.validation_scores_ is None and clf.best_validation_score_ is None
+    assert all(r["validation_score"] is None for r in clf.history_)
+    assert clf.best_loss_ == min(clf.loss_curve_)
+
+
+def test_history_records(data):
+    X, y = data
+    clf = SoftmaxRegression(early_stopping=True, **FAST).fit(X, y)
+    for i, record in enumerate(clf.history_, start=1):
+        assert set(record) == {"epoch", "loss", "validation_score", "seconds"}
+        assert record["epoch"] == i and record["seconds"] >= 0 and 0 <= record["validation_score"] <= 1
+        assert isinstance(record["loss"], float)
+
+
+# ---------------------------------------------------------------------------- callbacks and progress
+def test_a_callback_returning_true_stops_training(data):
+    X, y = data
+    records = []
+
+    def stop_at_three(record):
+        records.append(record)
+        return record["epoch"] == 3
+
+    clf = SoftmaxRegression(callbacks=[stop_at_three], max_epochs=50, tol=0.0, random_state=0).fit(X, y)
+    assert clf.n_iter_ == 3 and [r["epoch"] for r in records] == [1, 2, 3]
+    assert records == clf.history_
+    records[0]["loss"] = -1.0  # callbacks get copies
+    assert clf.history_[0]["loss"] != -1.0
+
+
+def test_callbacks_are_not_called_by_partial_fit(data):
+    X, y = data
+    calls = []
+    clf = SoftmaxRegression(callbacks=[calls.append], random_state=0)
+    clf.partial_fit(X, y, classes=np.unique(y))
+    assert calls == [] and clf.n_iter_ == 1
+
+
+def test_an_exception_in_a_callback_propagates(data):
+    X, y = data
+
+    def broken(record):
+        raise RuntimeError("callback failed")
+
+    with pytest.raises(RuntimeError, match="callback failed"):
+        SoftmaxRegression(callbacks=[broken], **FAST).fit(X, y)
+
+
+def test_an_interrupt_keeps_the_epochs_done_and_the_best_parameters(data):
+    X, y = data
+
+    def interrupt_at_three(record):
+        if record["epoch"] == 3:
+            raise KeyboardInterrupt
+
+    clf = SoftmaxRegression(early_stopping=True, callbacks=[interrupt_at_three], tol=0.0, **FAST)
+    with pytest.raises(KeyboardInterrupt):
+        clf.fit(X, y)
+    assert clf.n_iter_ == 3 and len(clf.validation_scores_) == 3
+    assert clf.score(X, y) > 0
+
+
+def test_verbose_uses_tqdm_when_installed(data, capsys):
+    pytest.importorskip("tqdm")
+    X, y = data
+    SoftmaxRegression(verbose=True, max_epochs=3, tol=0.0, random_state=0).fit(X, y)
+    captured = capsys.readouterr()
+    assert "SoftmaxRegression" in captured.err and "3/3" in captured.err
+
+
+def test_verbose_prints_a_line_per_epoch_without_tqdm(data, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    X, y = data
+    SoftmaxRegression(verbose=1, early_stopping=True, max_epochs=3, tol=0.0, random_state=0).fit(X, y)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3
+    assert lines[0].startswith("SoftmaxRegression epoch 1/3: loss ") and "validation" in lines[0]
+
+
+def test_quiet_by_default(data, capsys):
+    X, y = data
+    SoftmaxRegression(**FAST).fit(X, y)
+    assert capsys.readouterr() == ("", "")
+
+
+# ---------------------------------------------------------------------------- divergence
+def test_divergence_raises_a_clear_error_and_keeps_the_model_usable(data):
+    X, _ = data
+    ae = Autoencoder(4, activation="relu", output_activation="identity", sparsity_weight=0.0, solver="sgd",
+                     learning_rate=10.0, batch_size=10, max_epochs=20, random_state=0)
+    pattern = r"in epoch \d+ .*smaller learning_rate \(now 10.0\)"
+    with pytest.raises(TrainingDivergedError, match=pattern) as info:
+        ae.fit(X * 10)
+    assert isinstance(info.value, FloatingPointError)
+    assert f"in epoch {ae.n_iter_ + 1} " in str(info.value)
+    assert ae.n_iter_ == len(ae.history_)  # the epochs before the failing one are recorded
+    assert np.isfinite(ae.network_.get_flat()).all()
+    assert np.isfinite(ae.transform(X)).all()
+
+
+def test_overflowing_parameters_count_as_divergence(data):
+    """An update can overflow the weights after the last loss of an epoch was computed: that epoch is
+    undone as well, so the model never holds non-finite parameters."""
+    X, y = data
+    clf = SoftmaxRegression(solver="sgd", learning_rate=1e38, max_epochs=20, random_state=0)
+    with pytest.raises(TrainingDivergedError, match="epoch 1 "):
+        clf.fit(X * 1e3, y)
+    assert np.isfinite(clf.network_.get_flat()).all()
+    clf.predict(X)
+
+
+# ---------------------------------------------------------------------------- warm start and partial_fit
+def test_warm_start_continues_exactly_where_fit_stopped(data):
+    X, y = data
+    common = dict(hidden_layer_sizes=(6,), solver="adam", learning_rate=0.01, tol=0.0, random_state=0)
+    once = MLPClassifier(max_epochs=10, **common).fit(X, y)
+    twice = MLPClassifier(max_epochs=5, **common).fit(X, y)
+    twice.set_params(warm_start=True).fit(X, y)
+    assert twice.n_iter_ == 10 and len(twice.loss_curve_) == 10
+    np.testing.assert_array_equal(twice.network_.get_flat(), once.network_.get_flat())
+    assert twice.loss_curve_ == once.loss_curve_
+
+
+def test_without_warm_start_fit_starts_afresh(data):
+    X, y = data
+    clf = SoftmaxRegression(max_epochs=4, tol=0.0, random_state=0).fit(X, y)
+    first = clf.network_.get_flat()
+    clf.fit(X, y)
+    assert clf.n_iter_ == 4
+    np.testing.assert_array_equal(clf.network_.get_flat(), first)
+
+
+def test_warm_start_may_change_the_weight_decay_but_not_the_architecture(data):
+    X, y = data
+    clf = MLPClassifier((6,), warm_start=True, **FAST).fit(X, y)
+    clf.set_params(weight_decay=1e-3).fit(X, y)
+    assert clf.network_.weight_decay == 1e-3 and clf.n_iter_ == 60
+    clf.set_params(hidden_layer_sizes=(7,))
+    with pytest.raises(ValueError, match="layer_sizes"):
+        clf.fit(X, y)
+
+
+def test_warm_start_rejects_new_labels(data):
+    X, y = data
+    clf = SoftmaxRegression(warm_start=True, **FAST).fit(X[y < 2], y[y < 2])
+    with pytest.raises(ValueError, match="not seen"):
+        clf.fit(X, y)
+
+
+def test_partial_fit_epochs_equal_fit_epochs(data):
+    X, y = data
+    common = dict(learning_rate=0.05, tol=0.0, random_state=0)
+    fitted = MLPClassifier((5,), max_epochs=4, **common).fit(X, y)
+    stepped = MLPClassifier((5,), **common)
+    for _ in range(4):
+        stepped.partial_fit(X, y, classes=[0, 1, 2])
+    assert stepped.n_iter_ == 4
+    np.testing.assert_array_equal(stepped.network_.get_flat(), fitted.network_.get_flat())
+
+
+def test_partial_fit_with_a_subset_of_classes_per_call(data):
+    X, y = data
+    labels = np.array(["cat", "dog", "emu"])[y]
+    clf = SoftmaxRegression(learning_rate=0.05, random_state=0)
+    for _ in range(30):
+        for cls in ("cat", "dog", "emu"):
+            part = labels == cls
+            clf.partial_fit(X[part], labels[part], classes=["emu", "dog", "cat"])
+    assert list(clf.classes_) == ["cat", "dog", "emu"]
+    assert clf.score(X, labels) > 0.6
+
+
+def test_partial_fit_after_fit_continues(data):
+    X, y = data
+    clf = SoftmaxRegression(**FAST).fit(X, y)
+    epochs, params = clf.n_iter_, clf.network_.get_flat()
+    clf.partial_fit(X, y)
+    assert clf.n_iter_ == len(clf.loss_curve_) == epochs + 1
+    assert not np.array_equal(clf.network_.get_flat(), params)
+
+
+def test_partial_fit_for_the_autoencoder(data):
+    X, _ = data
+    ae = Autoencoder(4, learning_rate=0.05, random_state=0)
+    before = None
+    for _ in range(20):
+        ae.partial_fit(X)
+        before = ae.loss_curve_[0] if before is None else before
+    assert ae.n_iter_ == 20 and ae.loss_curve_[-1] < before
+
+
+# ---------------------------------------------------------------------------- classifiers
+def test_arbitrary_labels(data):
+    X, y = data
+    for labels in (np.array(["b", "a", "c"])[y], np.array([10, -3, 7])[y], np.array([1.0, 2.0, 3.0])[y]):
+        clf = SoftmaxRegression(learning_rate=0.05, **FAST).fit(X, labels)
+        np.testing.assert_array_equal(clf.classes_, np.unique(labels))
+        assert set(clf.predict(X)) <= set(clf.classes_)
+        assert clf.score(X, labels) > 0.9
+        proba = clf.predict_proba(X)
+        assert proba.shape == (len(X), 3) and proba.dtype == np.float32
+        np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
+        np.testing.assert_array_equal(clf.classes_[proba.argmax(axis=1)], clf.predict(X))
+
+
+def test_softmax_regression_is_a_network_without_hidden_layers(data):
+    X, y = data
+    clf = SoftmaxRegression(**FAST).fit(X, y)
+    assert clf.network_.layer_sizes == (6, 3) and clf.network_.output == "softmax"
+    deep = MLPClassifier((5, 4), activation="relu", **FAST).fit(X, y)
+    assert deep.network_.layer_sizes == (6, 5, 4, 3) and deep.network_.hidden_activation == "relu"
+    assert MLPClassifier(7, **FAST).fit(X, y).network_.layer_sizes == (6, 7, 3)
+    assert MLPClassifier((), **FAST).fit(X, y).network_.layer_sizes == (6, 3)
+
+
+def test_a_single_class_is_always_predicted(data):
+    X, _ = data
+    clf = SoftmaxRegression(**FAST).fit(X, ["only"] * len(X))
+    assert list(clf.predict(X[:3])) == ["only"] * 3
+
+
+def test_pickle_round_trip(data):
+    X, y = data
+    clf = MLPClassifier((5,), **FAST).fit(X, y)
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
+
+
+# ---------------------------------------------------------------------------- the autoencoder
+@pytest.mark.parametrize("tied", [False, True])
+def test_autoencoder_encodes_decodes_and_scores(data, tied):
+    X, _ = data
+    ae = Autoencoder(4, tied_weights=tied, learning_rate=0.05, max_epochs=60, random_state=0).fit(X)
+    H = ae.transform(X)
+    assert H.shape == (len(X), 4) and H.dtype == np.float32 and ((H > 0) & (H < 1)).all()
+    assert ae.fit_transform(X).shape == H.shape
+    decoded = ae.inverse_transform(H)
+    np.testing.assert_allclose(decoded, ae.reconstruct(X), rtol=1e-5, atol=1e-6)
+    X_hat = ae.reconstruct(X).astype(np.float64)
+    X32 = X.astype(np.float32).astype(np.float64)  # the model computes in its dtype
+    expected = -np.mean(0.5 * np.sum((X_hat - X32) ** 2, axis=1))
+    assert ae.score(X) == pytest.approx(expected, rel=1e-9)
+    assert ae.score(X) > -0.5 * np.mean(np.sum((X - X.mean(axis=0)) ** 2, axis=1))  # beats the mean image
+    assert len(ae.network_.weights) == (1 if tied else 2)
+
+
+def test_sparsity_pulls_mean_activations_to_the_target(data):
+    X, _ = data
+    common = dict(n_hidden=10, solver="adam", learning_rate=0.02, max_epochs=150, tol=0.0, random_state=0)
+    plain = Autoencoder(sparsity_weight=0.0, **common).fit(X)
+    sparse = Autoencoder(sparsity_target=0.05, sparsity_weight=3.0, **common).fit(X)
+    plain_gap = abs(plain.transform(X).mean(axis=0) - 0.05).mean()
+    sparse_gap = abs(sparse.transform(X).mean(axis=0) - 0.05).mean()
+    assert sparse_gap < 0.5 * plain_gap
+    assert plain.network_.sparsity_weight == 0.0 and sparse.network_.sparsity_weight == 3.0
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "binary_cross_entropy"])
+def test_autoencoder_losses(data, loss):
+    X, _ = data
+    ae = Autoencoder(5, loss=loss, **FAST).fit(X)
+    assert ae.network_.loss_name == loss
+    assert ae.loss_curve_[-1] < ae.loss_curve_[0]
+
+
+def test_autoencoder_early_stopping_scores_reconstruction(data):
+    X, _ = data
+    ae = Autoencoder(4, early_stopping=True, learning_rate=0.05, **FAST).fit(X)
+    assert all(s < 0 for s in ae.validation_scores_)
+    assert ae.best_validation_score_ == max(ae.validation_scores_)
+
+
+def test_identity_output_autoencoder(data):
+    X, _ = data
+    ae = Autoencoder(6, activation="tanh", output_activation="identity", sparsity_weight=0.0,
+                     learning_rate=0.01, **FAST).fit(X * 4 - 2)
+    assert ae.inverse_transform(ae.transform(X * 4 - 2)).shape == X.shape
+
+
+# ---------------------------------------------------------------------------- init_from
+def test_mlp_initialised_from_an_autoencoder(data):
+    X, y = data
+    ae = Autoencoder(5, learning_rate=0.05, **FAST).fit(X)
+    # a vanishing step leaves the copied first layer as it was
+    clf = MLPClassifier((5,), solver="sgd", learning_rate=1e-30, max_epochs=1, random_state=0)
+    clf.fit(X, y, init_from=ae)
+    np.testing.assert_array_equal(clf.network_.weights[0], ae.network_.weights[0])
+    np.testing.assert_array_equal(clf.network_.biases[0], ae.network_.biases[0])
+    np.testing.assert_array_equal(clf.network_.hidden(X), ae.transform(X))
+    trained = MLPClassifier((5,), learning_rate=0.05, **FAST).fit(X, y, init_from=ae)
+    assert trained.score(X, y) > 0.9
+
+
+def test_init_from_checks_shapes_and_activation(data):
+    X, y = data
+    ae = Autoencoder(5, **FAST).fit(X)
+    with pytest.raises(ValueError, match="maps 6 inputs to 5 units.*6 inputs to 4 units"):
+        MLPClassifier((4,), **FAST).fit(X, y, init_from=ae)
+    with pytest.raises(ValueError, match="activation"):
+        MLPClassifier((5,), activation="tanh", **FAST).fit(X, y, init_from=ae)
+    with pytest.raises(ValueError, match="fitted fastmlp estimator"):
+        MLPClassifier((5,), **FAST).fit(X, y, init_from=Autoencoder(5))
+    with pytest.raises(ValueError, match="hidden layer"):
+        MLPClassifier((), **FAST).fit(X, y, init_from=ae)
