@@ -11,6 +11,9 @@ import numpy as np
 from . import _core, reference
 from ._validation import as_float_array, check_positive_int, check_real
 from .network import Network
+from . import approximation, parity  # cheap: numpy only; matplotlib is imported when a plot is drawn
+from .estimators import (Autoencoder, MLPClassifier, NotFittedError, SoftmaxRegression, TrainingDivergedError,
+                         load)
 
 try:
     __version__ = _version("fastmlp")
@@ -18,7 +21,10 @@ except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0+unknown"
 
 __all__ = ["Network", "reference", "kl_sparsity", "build_info", "set_num_threads", "get_num_threads",
-           "__version__"]
+           "__version__",
+           # estimators (fastmlp.estimators)
+           "SoftmaxRegression", "MLPClassifier", "Autoencoder", "load", "NotFittedError",
+           "TrainingDivergedError"]
 
 
 def kl_sparsity(H, target):
