@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -29,12 +30,13 @@ inline Activation parse_activation(const std::string& name) {
 // below 2e-7; x is clamped to [−87.3, 88.3], where e^x stays a normal float. Doubles keep std::exp, whose
 // full precision the float64 parity and gradient checks rely on.
 inline float fast_exp(float x) {
-    x = x < -87.3f ? -87.3f : x;
-    x = x > 88.3f ? 88.3f : x;
-    const float t = x * 1.44269504088896341f + 0.5f;
+    // The clamp also maps NaN to a finite value, so the int conversions below are always defined; the
+    // result is put right at the end (NaN stays NaN, +inf and beyond-float range give +inf).
+    const float xc = x > -87.3f ? (x < 88.3f ? x : 88.3f) : -87.3f;
+    const float t = xc * 1.44269504088896341f + 0.5f;
     float n = float(int(t));
     n = n > t ? n - 1.0f : n;  // floor(t), also for negative t
-    const float r = x - n * 0.693359375f - n * -2.12194440e-4f;  // ln2 split in two for an exact product
+    const float r = xc - n * 0.693359375f - n * -2.12194440e-4f;  // ln2 split in two for an exact product
     float p = 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;
     p = p * r + 8.3334519073e-3f;
@@ -42,10 +44,11 @@ inline float fast_exp(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * (r * r) + r + 1.0f;
-    const std::int32_t bits = (std::int32_t(n) + 127) << 23;
+    const std::int32_t bits = (std::int32_t(n) + 127) << 23;  // n >= −126 after the clamp: bits > 0
     float scale;
     std::memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
+    const float y = p * scale;
+    return x != x ? x : (x > 88.72f ? std::numeric_limits<float>::infinity() : y);
 }
 inline double fast_exp(double x) { return std::exp(x); }
 
@@ -61,7 +64,7 @@ inline T sigmoid(T z) {
 // One plain loop per activation, so that the compiler vectorises each.
 template <typename T, typename F>
 void map_biased_rows(T* out, const T* z, const T* b, int n, int m, F f) {
-#pragma omp parallel for schedule(static) if (std::ptrdiff_t(n) * m > kParallelMinElements)
+#pragma omp parallel for schedule(static) num_threads(omp_threads()) if (std::ptrdiff_t(n) * m > kParallelMinElements)
     for (int t = 0; t < n; ++t) {
         const T* zr = z + std::ptrdiff_t(t) * m;
         T* orow = out + std::ptrdiff_t(t) * m;
@@ -98,7 +101,7 @@ void bias_activation_forward(T* out, const T* z, const T* b, int n, int m, Activ
         case Activation::identity: return map_biased_rows(out, z, b, n, m, [](T v) { return v; });
         case Activation::softmax:
             map_biased_rows(out, z, b, n, m, [](T v) { return v; });
-#pragma omp parallel for schedule(static) if (std::ptrdiff_t(n) * m > kParallelMinElements)
+#pragma omp parallel for schedule(static) num_threads(omp_threads()) if (std::ptrdiff_t(n) * m > kParallelMinElements)
             for (int t = 0; t < n; ++t) softmax_row_inplace(out + std::ptrdiff_t(t) * m, m);
             return;
     }
@@ -107,7 +110,7 @@ void bias_activation_forward(T* out, const T* z, const T* b, int n, int m, Activ
 // dz (n, m) = (da + g) ⊙ deriv(a), g (m) nullable and broadcast over rows; one plain loop per activation.
 template <typename T, typename D>
 void map_backward_rows(T* dz, const T* da, const T* a, const T* g, int n, int m, D deriv) {
-#pragma omp parallel for schedule(static) if (std::ptrdiff_t(n) * m > kParallelMinElements)
+#pragma omp parallel for schedule(static) num_threads(omp_threads()) if (std::ptrdiff_t(n) * m > kParallelMinElements)
     for (int t = 0; t < n; ++t) {
         const std::ptrdiff_t r = std::ptrdiff_t(t) * m;
         if (g)

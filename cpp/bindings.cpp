@@ -10,6 +10,7 @@
 
 #include "blas.h"
 #include "build_info.h"
+#include "binding_checks.h"
 #include "kernels_api.h"
 #include "network.h"
 
@@ -21,9 +22,10 @@ namespace {
 template <typename T>
 using Array = py::array_t<T, py::array::c_style>;
 
-// Shape check for an argument: expected dims, −1 means any size.
+// Shape (and alignment) check for an argument: expected dims, −1 means any size.
 template <typename T>
 void require_shape(const Array<T>& a, std::initializer_list<py::ssize_t> dims, const char* name) {
+    if (!(a.flags() & kNumpyAligned)) throw py::value_error(std::string(name) + " is not aligned for its dtype");
     bool ok = a.ndim() == py::ssize_t(dims.size());
     py::ssize_t i = 0;
     for (py::ssize_t want : dims) {
@@ -59,7 +61,8 @@ Targets<T> as_targets(const py::array& y, py::ssize_t n, int k) {
     if (py::isinstance<py::array_t<std::int32_t>>(y) && y.ndim() == 1) {
         if (y.shape(0) != n) throw py::value_error("Y has " + std::to_string(y.shape(0)) + " labels for " +
                                                    std::to_string(n) + " samples");
-        if (!(y.flags() & py::array::c_style)) throw py::value_error("labels must be C-contiguous");
+        if (!(y.flags() & py::array::c_style) || !(y.flags() & kNumpyAligned))
+            throw py::value_error("labels must be C-contiguous and aligned");
         out.labels = static_cast<const std::int32_t*>(y.data());
         return out;
     }
@@ -147,12 +150,13 @@ void bind_network(py::module_& m, const char* name) {
             o.beta2 = beta2;
             o.eps = eps;
             o.shuffle = shuffle;
-            // Ctrl-C: at most every 50 ms, take the GIL and let Python run its signal handlers.
+            // Ctrl-C: at most every 50 ms, and after the last mini-batch, take the GIL and let Python run its
+            // signal handlers.
             std::unique_ptr<py::error_already_set> pending;
             auto last = std::chrono::steady_clock::now();
-            auto stop_requested = [&]() {
+            auto stop_requested = [&](bool force) {
                 auto now = std::chrono::steady_clock::now();
-                if (now - last < std::chrono::milliseconds(50)) return false;
+                if (!force && now - last < std::chrono::milliseconds(50)) return false;
                 last = now;
                 py::gil_scoped_acquire acquire;
                 if (PyErr_CheckSignals() == 0) return false;

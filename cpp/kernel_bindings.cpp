@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "dense.h"
+#include "binding_checks.h"
 #include "kernels_api.h"
 #include "losses.h"
 #include "optimizers.h"
@@ -27,7 +28,14 @@ template <typename T>
 int cols(const Array<T>& a) { return a.ndim() == 2 ? int(a.shape(1)) : 0; }
 
 template <typename T>
+void require_aligned(const Array<T>& a, const char* name) {
+    if (!(a.flags() & kNumpyAligned))
+        throw py::value_error(std::string(name) + " is not aligned for its dtype; pass np.require(a, requirements='A')");
+}
+
+template <typename T>
 void require_2d(const Array<T>& a, const char* name) {
+    require_aligned(a, name);
     if (a.ndim() != 2 || a.shape(0) < 1 || a.shape(1) < 1)
         throw py::value_error(std::string(name) + " must be a non-empty 2-D array");
 }
@@ -47,6 +55,7 @@ Array<T> like(const Array<T>& a) {
 
 template <typename T>
 void require_flat(const Array<T>& a, py::ssize_t n, const char* name) {
+    require_aligned(a, name);
     if (a.ndim() != 1 || a.shape(0) != n)
         throw py::value_error(std::string(name) + " must be 1-D of length " + std::to_string(n));
 }
@@ -144,19 +153,23 @@ void bind_for(py::module_& m) {
         return grad;
     }, nc("H"), py::arg("target"), py::arg("weight"));
     m.def("weight_decay_forward", [](const Array<T>& w, double decay) {
+        require_aligned(w, "W");
         return weight_decay_forward(w.data(), w.size(), T(decay));
     }, nc("W"), py::arg("weight_decay"));
     m.def("weight_decay_backward", [](const Array<T>& w, double decay) {
+        require_aligned(w, "W");
         auto g = like(w);
         std::fill(g.mutable_data(), g.mutable_data() + g.size(), T(0));
         weight_decay_backward(g.mutable_data(), w.data(), w.size(), T(decay));
         return g;
     }, nc("W"), py::arg("weight_decay"));
     m.def("sgd_update", [](Array<T>& theta, const Array<T>& g, double lr) {
+        require_flat(theta, theta.size(), "theta");
         require_flat(g, theta.size(), "grad");
         sgd_update(theta.mutable_data(), g.data(), theta.size(), T(lr));
     }, nc("theta"), nc("grad"), py::arg("learning_rate"));
     m.def("momentum_update", [](Array<T>& theta, Array<T>& vel, const Array<T>& g, double lr, double mu, bool nesterov) {
+        require_flat(theta, theta.size(), "theta");
         require_flat(g, theta.size(), "grad");
         require_flat(vel, theta.size(), "velocity");
         momentum_update(theta.mutable_data(), vel.mutable_data(), g.data(), theta.size(), T(lr), T(mu), nesterov);
@@ -164,6 +177,7 @@ void bind_for(py::module_& m) {
        py::arg("nesterov") = false);
     m.def("adam_update", [](Array<T>& theta, Array<T>& mm, Array<T>& vv, const Array<T>& g, double lr, double b1,
                             double b2, double eps, long step) {
+        require_flat(theta, theta.size(), "theta");
         for (auto* a : {&mm, &vv}) require_flat(*a, theta.size(), "adam state");
         require_flat(g, theta.size(), "grad");
         if (step < 1) throw py::value_error("step must be >= 1");

@@ -60,7 +60,7 @@ template <typename T>
 void output_error_backward(T* delta, const T* yhat, const T* y, int n, int k) {
     const T inv_n = T(1) / T(n);
     const std::ptrdiff_t count = std::ptrdiff_t(n) * k;
-#pragma omp parallel for schedule(static) if (count > kParallelMinElements)
+#pragma omp parallel for schedule(static) num_threads(omp_threads()) if (count > kParallelMinElements)
     for (std::ptrdiff_t i = 0; i < count; ++i) delta[i] = (yhat[i] - y[i]) * inv_n;
 }
 

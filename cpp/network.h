@@ -70,11 +70,12 @@ class Network {
     // Loss of the whole batch (data loss + sparsity + weight decay); fills grads() when want_grad.
     T loss_and_grad(const T* x, Targets<T> y, int n, bool want_grad);
     // One pass over the data in mini-batches with the chosen optimizer; returns the mean batch loss.
-    // stop_requested is called between batches; when it returns true the epoch is undone and Interrupted thrown.
+    // stop_requested(last) is called after every mini-batch (last: the epoch's final one); when it returns true
+    // the epoch is undone and Interrupted thrown.
     // reduce_gradients, when set, is called after every backward pass with the flat gradient buffer, before
     // the optimizer update: data-parallel training averages it across processes there (an allreduce).
     T train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& options,
-                  const std::function<bool()>& stop_requested,
+                  const std::function<bool(bool)>& stop_requested,
                   const std::function<void(T*, std::ptrdiff_t)>& reduce_gradients = nullptr);
     // Bytes the workspace holds (it only grows, on the first call at a larger batch).
     std::size_t workspace_bytes() const { return work_.capacity() * sizeof(T); }

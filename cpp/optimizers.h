@@ -10,7 +10,7 @@ namespace fastmlp {
 // θ ← θ − ρ·g
 template <typename T>
 void sgd_update(T* theta, const T* grad, std::ptrdiff_t count, T learning_rate) {
-#pragma omp parallel for schedule(static) if (count > kParallelMinElements)
+#pragma omp parallel for schedule(static) num_threads(omp_threads()) if (count > kParallelMinElements)
     for (std::ptrdiff_t i = 0; i < count; ++i) theta[i] -= learning_rate * grad[i];
 }
 
@@ -18,7 +18,7 @@ void sgd_update(T* theta, const T* grad, std::ptrdiff_t count, T learning_rate) 
 template <typename T>
 void momentum_update(T* theta, T* velocity, const T* grad, std::ptrdiff_t count, T learning_rate, T momentum,
                      bool nesterov) {
-#pragma omp parallel for schedule(static) if (count > kParallelMinElements)
+#pragma omp parallel for schedule(static) num_threads(omp_threads()) if (count > kParallelMinElements)
     for (std::ptrdiff_t i = 0; i < count; ++i) {
         const T v = momentum * velocity[i] - learning_rate * grad[i];
         velocity[i] = v;
@@ -32,7 +32,7 @@ void adam_update(T* theta, T* m, T* v, const T* grad, std::ptrdiff_t count, T le
                  T eps, long step) {
     const T m_scale = T(1) / (T(1) - T(std::pow(double(beta1), double(step))));
     const T v_scale = T(1) / (T(1) - T(std::pow(double(beta2), double(step))));
-#pragma omp parallel for schedule(static) if (count > kParallelMinElements)
+#pragma omp parallel for schedule(static) num_threads(omp_threads()) if (count > kParallelMinElements)
     for (std::ptrdiff_t i = 0; i < count; ++i) {
         const T g = grad[i];
         const T mi = beta1 * m[i] + (T(1) - beta1) * g;

@@ -11,12 +11,8 @@ namespace fastmlp {
 // pool already awake, since BLAS jobs run on it too) costs more than the loop.
 constexpr std::ptrdiff_t kParallelMinElements = 1 << 14;
 
-inline int omp_threads() {
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-}
+// Threads for an element-wise loop: what set_num_threads configured, in whichever thread calls (OpenMP's own
+// omp_set_num_threads only changes the calling thread's setting, and Python threads are separate callers).
+int omp_threads();
 
 }  // namespace fastmlp

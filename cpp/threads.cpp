@@ -1,5 +1,6 @@
 // Thread control for the BLAS and OpenMP. A system BLAS may or may not be OpenBLAS/MKL: weak symbols let us
 // call their thread setters when present without making them a link requirement.
+#include <atomic>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -27,7 +28,7 @@ void openblas_set_threads_callback_function(openblas_threads_callback) __attribu
 namespace fastmlp {
 
 namespace {
-int g_threads = 0;  // 0 until set: the libraries' own defaults apply
+std::atomic<int> g_threads{0};  // 0 until set: the libraries' own defaults apply
 
 #if defined(_OPENMP)
 // OpenBLAS hands its parallel work here instead of to its own pthreads, so BLAS calls and our element-wise
@@ -60,6 +61,15 @@ void share_blas_and_openmp_threads() {
 #endif
 }
 
+int omp_threads() {
+#ifdef _OPENMP
+    const int configured = g_threads.load();
+    return configured > 0 ? configured : omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
 void set_num_threads(int n) {
     if (n < 1) throw std::invalid_argument("set_num_threads: n must be >= 1, got " + std::to_string(n));
 #if defined(FASTMLP_SCIPY_OPENBLAS)
@@ -80,7 +90,7 @@ int get_num_threads() {
 #else
     if (openblas_get_num_threads) return openblas_get_num_threads();
     if (MKL_Get_Max_Threads) return MKL_Get_Max_Threads();
-    return g_threads > 0 ? g_threads : omp_threads();
+    return g_threads > 0 ? int(g_threads) : omp_threads();
 #endif
 }
 

@@ -62,7 +62,7 @@ void copy_state(std::vector<T>& snapshot, std::initializer_list<std::vector<T>*>
 
 template <typename T>
 T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o,
-                          const std::function<bool()>& stop_requested,
+                          const std::function<bool(bool)>& stop_requested,
                           const std::function<void(T*, std::ptrdiff_t)>& reduce_gradients) {
     BusyGuard guard(busy_);
     check_options(o);
@@ -99,7 +99,7 @@ T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o
         const int m = int(std::min<std::ptrdiff_t>(batch, n - first));
         const T* xb = x + first * d;
         if (rows) {
-#pragma omp parallel for schedule(static) if (std::ptrdiff_t(m) * d > kParallelMinElements)
+#pragma omp parallel for schedule(static) num_threads(omp_threads()) if (std::ptrdiff_t(m) * d > kParallelMinElements)
             for (int t = 0; t < m; ++t)
                 std::memcpy(batch_x + std::ptrdiff_t(t) * d, x + rows[first + t] * d, sizeof(T) * d);
             xb = batch_x;
@@ -131,9 +131,18 @@ T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o
             }
         }
         optimizer_step(o);
-        if (stop_requested && first + batch < n && stop_requested()) {
+        // After the last mini-batch the check is forced, so that a stop request never slips past the epoch.
+        if (stop_requested && stop_requested(first + batch >= n)) {
             undo_epoch();
             throw Interrupted("training interrupted; parameters restored to the start of the epoch");
+        }
+    }
+    // The last update can overflow even though every loss before it was finite.
+    for (const T& p : params_) {
+        if (!std::isfinite(p)) {
+            undo_epoch();
+            throw DivergenceError("the parameters became nan or inf in the last update of the epoch; they were "
+                                  "restored to the start of the epoch; try a smaller learning_rate");
         }
     }
     return T(total / n);
@@ -143,10 +152,10 @@ T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o
 template void Network<float>::optimizer_step(const TrainOptions&);
 template void Network<double>::optimizer_step(const TrainOptions&);
 template float Network<float>::train_epoch(const float*, Targets<float>, int, const TrainOptions&,
-                                           const std::function<bool()>&,
+                                           const std::function<bool(bool)>&,
                                            const std::function<void(float*, std::ptrdiff_t)>&);
 template double Network<double>::train_epoch(const double*, Targets<double>, int, const TrainOptions&,
-                                             const std::function<bool()>&,
+                                             const std::function<bool(bool)>&,
                                              const std::function<void(double*, std::ptrdiff_t)>&);
 
 }  // namespace fastmlp

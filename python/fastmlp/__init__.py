@@ -9,7 +9,7 @@ from importlib.metadata import PackageNotFoundError, version as _version
 import numpy as np
 
 from . import _core, reference
-from ._validation import as_float_array, check_positive_int, check_real
+from ._validation import _as_array, as_float_array, check_positive_int, check_real
 from .network import Network
 from . import approximation, parity  # cheap: numpy only; matplotlib is imported when a plot is drawn
 from .estimators import (Autoencoder, MLPClassifier, NotFittedError, SoftmaxRegression, TrainingDivergedError,
@@ -31,7 +31,7 @@ def kl_sparsity(H, target):
     """Σ_i KL(target ‖ α̂_i) for hidden activations H (n_samples, n_hidden), α̂_i = mean_t H[t, i] and
     KL(α‖α̂) = α log(α/α̂) + (1−α) log((1−α)/(1−α̂)) (natural log; α̂ clamped to [1e-6, 1−1e-6]).
     A 1-D H is one unit's activations over the samples."""
-    H = np.asarray(H)
+    H = _as_array(H, "H")
     if H.ndim == 1:
         H = H[:, None]
     H = as_float_array(H, np.float64, "H")

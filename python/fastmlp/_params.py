@@ -16,6 +16,7 @@ HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity")
 OUTPUTS = ("softmax", "sigmoid", "identity", "tanh", "relu")
 LOSSES = ("cross_entropy", "binary_cross_entropy", "squared_error")
 DTYPES = ("float32", "float64")
+MAX_LAYER_SIZE = 2**31 - 1
 _MASK64 = (1 << 64) - 1
 
 
@@ -69,6 +70,8 @@ class ParameterLayout:
         for s in layer_sizes:
             if isinstance(s, (bool, np.bool_)) or not isinstance(s, numbers.Integral) or s < 1:
                 raise ValueError(f"layer_sizes must be positive integers, got {list(layer_sizes)!r}")
+            if s > MAX_LAYER_SIZE:  # the core's dimensions are 32-bit ints (BLAS's too)
+                raise ValueError(f"layer_sizes entries must be at most {MAX_LAYER_SIZE}, got {s}")
             sizes.append(int(s))
         if len(sizes) < 2:
             raise ValueError(f"layer_sizes needs at least an input and an output size, got {sizes!r}")

@@ -12,22 +12,34 @@ def _kind_check(arr, name):
         raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
 
 
+def _as_array(X, name):
+    try:
+        return np.asarray(X)
+    except (TypeError, ValueError) as exc:  # e.g. ragged nested lists
+        raise TypeError(f"{name} must be an array of real numbers: {exc}") from None
+
+
+def _converted(arr, dtype, name):
+    """arr as an aligned C-contiguous array of dtype (a copy only when needed), all finite."""
+    with np.errstate(over="ignore", invalid="ignore"):  # checked right below, with a clearer message
+        out = np.require(arr, dtype=dtype, requirements=["C", "A"])
+    if not np.isfinite(out).all():
+        if arr.dtype.kind != "f" or np.isfinite(arr).all():  # finite before the cast: it overflowed
+            raise ValueError(f"{name} holds values beyond the range of {np.dtype(dtype).name}")
+        raise ValueError(f"{name} contains NaN or infinity")
+    return out
+
+
 def as_float_array(X, dtype, name="X", ndim=2):
     """X as a C-contiguous array of ``dtype`` (a copy only when X is not one already), finite and non-empty."""
-    try:
-        arr = np.asarray(X)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be an array of real numbers: {exc}") from None
+    arr = _as_array(X, name)
     _kind_check(arr, name)
     if arr.ndim != ndim:
         shape = "(n_samples, n_features)" if ndim == 2 else "(n,)"
         raise ValueError(f"{name} must be {ndim}-D {shape}, got an array of shape {arr.shape}")
     if arr.size == 0 or arr.shape[0] == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape}); need at least one sample")
-    arr = np.ascontiguousarray(arr, dtype=dtype)
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains NaN or infinity")
-    return arr
+    return _converted(arr, dtype, name)
 
 
 def as_features(X, n_features, dtype, name="X"):
@@ -40,7 +52,7 @@ def as_features(X, n_features, dtype, name="X"):
 def as_targets(Y, n_samples, n_outputs, labels_allowed, dtype, name="Y"):
     """Targets for n_samples: int32 class labels (only when labels_allowed, i.e. a softmax output) or a
     dense (n_samples, n_outputs) matrix of ``dtype``. A 1-D float vector is a single-output matrix."""
-    arr = np.asarray(Y)
+    arr = _as_array(Y, name)
     _kind_check(arr, name)
     if arr.ndim == 1 and arr.dtype.kind in "iub" and labels_allowed:
         if arr.shape[0] != n_samples:
@@ -48,7 +60,7 @@ def as_targets(Y, n_samples, n_outputs, labels_allowed, dtype, name="Y"):
         if arr.size and (arr.min() < 0 or arr.max() >= n_outputs):
             bad = arr[(arr < 0) | (arr >= n_outputs)][0]
             raise ValueError(f"{name} holds label {bad}, outside the {n_outputs} classes [0, {n_outputs})")
-        return np.ascontiguousarray(arr, dtype=np.int32)
+        return np.require(arr, dtype=np.int32, requirements=["C", "A"])
     if arr.ndim == 1 and n_outputs == 1:
         arr = arr.reshape(-1, 1)
     if arr.ndim != 2:
@@ -56,10 +68,7 @@ def as_targets(Y, n_samples, n_outputs, labels_allowed, dtype, name="Y"):
         raise ValueError(f"{name} must have shape {expected}, got {arr.shape}")
     if arr.shape != (n_samples, n_outputs):
         raise ValueError(f"{name} must have shape ({n_samples}, {n_outputs}), got {arr.shape}")
-    arr = np.ascontiguousarray(arr, dtype=dtype)
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains NaN or infinity")
-    return arr
+    return _converted(arr, dtype, name)
 
 
 def check_positive_int(value, name, minimum=1):

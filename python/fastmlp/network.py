@@ -10,6 +10,20 @@ from ._validation import as_features, as_float_array, as_targets, check_positive
 OPTIMIZERS = ("sgd", "momentum", "adam")
 
 
+def _finite(values, what):
+    if not np.isfinite(values).all():
+        raise FloatingPointError(f"the network's {what} overflowed to NaN/inf: the inputs or parameters are "
+                                 "too large for its dtype")
+    return values
+
+
+def _finite_loss(loss):
+    if not np.isfinite(loss):
+        raise FloatingPointError(f"the loss is {float(loss)}: the inputs or parameters are too large for the "
+                                 "network's dtype (or the parameters diverged)")
+    return float(loss)
+
+
 class Network:
     """A fully-connected network trained by backpropagation on the native core.
 
@@ -104,8 +118,9 @@ class Network:
 
     # ------------------------------------------------------------------ computation
     def forward(self, X):
-        """Network outputs for X (n_samples, n_in)."""
-        return self._net.forward(as_features(X, self.layer_sizes[0], self.dtype), self.layout.n_layers - 1)
+        """Network outputs for X (n_samples, n_in). FloatingPointError if they overflow to NaN/inf."""
+        return _finite(self._net.forward(as_features(X, self.layer_sizes[0], self.dtype), self.layout.n_layers - 1),
+                       "outputs")
 
     def hidden(self, X, layer=0):
         """Activations of hidden layer ``layer`` (0 = first) for X."""
@@ -113,7 +128,8 @@ class Network:
         if isinstance(layer, (bool, np.bool_)) or not isinstance(layer, (int, np.integer)) \
                 or not 0 <= layer < n_hidden:
             raise ValueError(f"layer must be an int in [0, {n_hidden}), got {layer!r}")
-        return self._net.forward(as_features(X, self.layer_sizes[0], self.dtype), int(layer))
+        return _finite(self._net.forward(as_features(X, self.layer_sizes[0], self.dtype), int(layer)),
+                       "hidden activations")
 
     def _inputs(self, X, Y):
         X = as_features(X, self.layer_sizes[0], self.dtype)
@@ -123,12 +139,12 @@ class Network:
     def loss(self, X, Y):
         """Loss of the batch: mean data loss + sparsity penalty + weight decay."""
         X, Y = self._inputs(X, Y)
-        return float(self._net.loss_and_grad(X, Y, False))
+        return _finite_loss(self._net.loss_and_grad(X, Y, False))
 
     def loss_and_grad(self, X, Y):
         """(loss, grad_weights, grad_biases) for the whole batch; the gradients are fresh arrays."""
         X, Y = self._inputs(X, Y)
-        loss = float(self._net.loss_and_grad(X, Y, True))
+        loss = _finite_loss(self._net.loss_and_grad(X, Y, True))
         grad = self._grads.copy()
         return loss, self.layout.weight_views(grad), self.layout.bias_views(grad)
 
@@ -137,7 +153,7 @@ class Network:
         wants. Pass X, Y already converted (``float32``/``float64`` C-contiguous) to avoid a copy per call."""
         self.set_flat(theta)
         X, Y = self._inputs(X, Y)
-        loss = float(self._net.loss_and_grad(X, Y, True))
+        loss = _finite_loss(self._net.loss_and_grad(X, Y, True))
         return loss, self._grads.copy()
 
     def train_epoch(self, X, Y, batch_size, optimizer="sgd", learning_rate=0.1, momentum=0.9, nesterov=False,
@@ -151,7 +167,7 @@ class Network:
         averages gradients across processes (e.g. an MPI ``Allreduce`` in place). It is the one mode in
         which Python runs once per mini-batch; an exception in it undoes the epoch and propagates."""
         X, Y = self._inputs(X, Y)
-        batch_size = check_positive_int(batch_size, "batch_size")
+        batch_size = min(check_positive_int(batch_size, "batch_size"), X.shape[0])
         if optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
         learning_rate = check_real(learning_rate, "learning_rate", 0, low_open=True)

@@ -44,9 +44,12 @@ def run_lbfgs(network, X, T, options, monitor):
     def loss_and_grad(theta):
         if not np.isfinite(theta).all():
             raise diverged(estimator, options, "L-BFGS stepped to a non-finite point")
-        loss, grad = network.loss_and_grad_flat(theta, X, T)
-        if not (np.isfinite(loss) and np.isfinite(grad).all()):
-            raise diverged(estimator, options, f"the loss is {loss} at an L-BFGS trial point")
+        try:
+            loss, grad = network.loss_and_grad_flat(theta, X, T)
+        except FloatingPointError as exc:  # the loss overflowed at this trial point
+            raise diverged(estimator, options, str(exc)) from exc
+        if not np.isfinite(grad).all():
+            raise diverged(estimator, options, f"the gradient is not finite at an L-BFGS trial point (loss {loss})")
         last["x"], last["loss"] = np.array(theta, copy=True), loss
         return loss, grad.astype(np.float64)
 
