@@ -28,8 +28,8 @@ Network<T>::Network(const NetworkConfig& config) : config_(config), layout_(conf
         throw std::invalid_argument("cross_entropy loss needs a softmax output");
     if (config.loss == Loss::binary_cross_entropy && config.output != Activation::sigmoid)
         throw std::invalid_argument("binary_cross_entropy loss needs a sigmoid output");
-    if (config.sparsity_weight < 0 || config.weight_decay < 0)
-        throw std::invalid_argument("sparsity_weight and weight_decay must be >= 0");
+    if (!(config.sparsity_weight >= 0) || !(config.weight_decay >= 0))  // also refuses NaN
+        throw std::invalid_argument("sparsity_weight and weight_decay must be finite numbers >= 0");
     if (config.sparsity_weight > 0) {
         if (!(config.sparsity_target > 0 && config.sparsity_target < 1))
             throw std::invalid_argument("sparsity_target must lie strictly between 0 and 1");

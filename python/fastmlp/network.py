@@ -151,8 +151,8 @@ class Network:
     def loss_and_grad_flat(self, theta, X, Y):
         """Set the parameters to theta, then (loss, flat gradient copy): the function an L-BFGS minimiser
         wants. Pass X, Y already converted (``float32``/``float64`` C-contiguous) to avoid a copy per call."""
+        X, Y = self._inputs(X, Y)  # checked first: a bad call leaves the parameters as they were
         self.set_flat(theta)
-        X, Y = self._inputs(X, Y)
         loss = _finite_loss(self._net.loss_and_grad(X, Y, True))
         return loss, self._grads.copy()
 

@@ -1,0 +1,310 @@
+"""Thread safety: the GIL is released in long native calls; separate networks train concurrently with the
+same results as sequentially; one network called from two threads at once refuses the second call
+(RuntimeError) instead of corrupting its workspace; set_num_threads takes effect.
+
+Oversubscription: OpenBLAS's parallel jobs run on the OpenMP pool (a threads callback installed at import),
+so the BLAS and the element-wise loops share one pool of ``get_num_threads()`` threads instead of two pools
+competing for the cores.
+"""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import fastmlp
+
+
+@pytest.fixture
+def threads():
+    """Restore the thread count a test changes."""
+    before = fastmlp.get_num_threads()
+    yield
+    fastmlp.set_num_threads(before)
+
+
+def data(n, d, k, seed):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(0, 1, (n, d)).astype(np.float32), rng.integers(0, k, n)
+
+
+def longest_stall(call):
+    """Run ``call`` in another thread while this thread keeps counting; returns (the longest stretch of time
+    during which this thread made no progress, the call's duration, the call's result)."""
+    done = threading.Event()
+    result = {}
+
+    def worker():
+        started = time.perf_counter()
+        try:
+            result["value"] = call()
+        finally:
+            result["seconds"] = time.perf_counter() - started
+            done.set()
+
+    thread = threading.Thread(target=worker)
+    last = time.perf_counter()  # from before the start: a stall may begin as soon as the worker runs
+    stall = 0.0
+    thread.start()
+    while not done.is_set():
+        now = time.perf_counter()
+        stall = max(stall, now - last)
+        last = now
+    thread.join()
+    return stall, result["seconds"], result.get("value")
+
+
+def test_long_native_calls_release_the_gil(threads):
+    fastmlp.set_num_threads(1)  # the native call on one core, this thread's counting on the other
+    rng = np.random.default_rng(0)
+    X, y = data(8000, 200, 10, 0)
+    net = fastmlp.Network((200, 2000, 10), seed=0)
+    net.train_epoch(X[:200], y[:200], 100)  # workspace allocated, pool warm
+    # Baseline, to show the measurement tells the difference: a native call that holds the GIL (the private
+    # kernels do: they are short by design), here one long GEMM. The counting thread stalls for all of it.
+    from fastmlp import _core
+    A = rng.uniform(0, 1, (4000, 2000)).astype(np.float32)
+    W = rng.uniform(0, 1, (2000, 2000)).astype(np.float32)
+    stall, seconds, _ = longest_stall(lambda: _core.dense_forward(A, W, np.zeros(2000, np.float32), "identity"))
+    assert stall > 0.8 * seconds, (stall, seconds)
+    # The public calls release the GIL around the native work: the counting thread keeps going, its longest
+    # stall (scheduling, the Python-side input checks) a small part of the call.
+    for name, call in [("train_epoch", lambda: net.train_epoch(X[:2000], y[:2000], 100, learning_rate=0.01)),
+                       ("forward", lambda: net.forward(X)),
+                       ("loss_and_grad", lambda: net.loss_and_grad(X, y))]:
+        stall, seconds, value = longest_stall(call)
+        assert value is not None
+        assert stall < 0.5 * seconds, (
+            f"the counting thread stalled for {stall:.3f} s of the {seconds:.3f} s another thread spent in {name}: "
+            f"{name} does not release the GIL")
+
+
+def _train_all(configs, concurrently):
+    """Train one network per config for 3 epochs (in one thread each, or one after the other)."""
+    results = [None] * len(configs)
+
+    def train(i):
+        config, (X, Y), seed = configs[i]
+        net = fastmlp.Network(**config, seed=seed)
+        losses = [net.train_epoch(X, Y, 32, optimizer=opt, learning_rate=lr)
+                  for opt, lr in (("sgd", 0.1), ("momentum", 0.01), ("adam", 0.001))]
+        results[i] = (net.get_flat(), losses, net.forward(X))
+
+    if concurrently:
+        barrier = threading.Barrier(len(configs))
+
+        def run(i):
+            barrier.wait()
+            train(i)
+
+        workers = [threading.Thread(target=run, args=(i,)) for i in range(len(configs))]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+    else:
+        for i in range(len(configs)):
+            train(i)
+    return results
+
+
+def _configs():
+    X, y = data(3000, 64, 10, 1)
+    X2 = X[:, :48].astype(np.float64)
+    return [
+        (dict(layer_sizes=(64, 96, 10)), (X, y), 0),
+        (dict(layer_sizes=(64, 96, 10)), (X, y), 1),
+        (dict(layer_sizes=(64, 32, 32, 10), hidden_activation="relu"), (X, y), 2),
+        (dict(layer_sizes=(48, 24, 48), output="sigmoid", sparsity_target=0.1, sparsity_weight=0.3,
+              tied_weights=True, dtype="float64"), (X2, X2), 3),
+    ]
+
+
+def test_concurrent_training_of_separate_networks_is_bit_identical_with_one_thread(threads):
+    fastmlp.set_num_threads(1)
+    configs = _configs()
+    sequential = _train_all(configs, concurrently=False)
+    for _ in range(2):
+        concurrent = _train_all(configs, concurrently=True)
+        for (p, l, f), (p2, l2, f2) in zip(sequential, concurrent):
+            np.testing.assert_array_equal(p2, p)
+            np.testing.assert_array_equal(l2, l)
+            np.testing.assert_array_equal(f2, f)
+
+
+def test_concurrent_training_of_separate_networks_with_default_threads():
+    # With several BLAS threads per call the summation order may depend on how many threads each call got,
+    # so results agree to round-off rather than bitwise.
+    configs = _configs()
+    sequential = _train_all(configs, concurrently=False)
+    concurrent = _train_all(configs, concurrently=True)
+    for (p, l, f), (p2, l2, f2), (config, _, _) in zip(sequential, concurrent, configs):
+        tol = dict(rtol=1e-9, atol=1e-10) if config.get("dtype") == "float64" else dict(rtol=1e-3, atol=1e-4)
+        assert np.isfinite(p2).all() and np.isfinite(f2).all()
+        np.testing.assert_allclose(p2, p, **tol)
+        np.testing.assert_allclose(l2, l, **tol)
+        np.testing.assert_allclose(f2, f, **tol)
+
+
+def test_one_network_called_from_two_threads_refuses_the_second_call(threads):
+    fastmlp.set_num_threads(1)
+    X, y = data(20000, 100, 10, 2)
+    net = fastmlp.Network((100, 100, 10), seed=0)
+    twin = fastmlp.Network((100, 100, 10), seed=0)
+    small = X[:16]
+    expected_forward = twin.forward(small)
+    refusals, successes = {"forward": 0, "loss": 0, "train_epoch": 0, "loss_and_grad": 0}, 0
+    done = threading.Event()
+    result = {}
+
+    def long_training():
+        try:
+            while True:  # a call of the main thread may be in flight when this one starts: retry until in
+                try:
+                    result["loss"] = net.train_epoch(X, y, 16, learning_rate=0.05)
+                    break
+                except RuntimeError:
+                    continue
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            result["error"] = exc
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=long_training)
+    worker.start()
+    # Wait until the worker is inside its epoch: the first refused call proves it.
+    while not done.is_set():
+        try:
+            net.forward(small)
+        except RuntimeError:
+            break
+    calls = {"forward": lambda: net.forward(small), "loss": lambda: net.loss(small, y[:16]),
+             "loss_and_grad": lambda: net.loss_and_grad(small, y[:16]),
+             "train_epoch": lambda: net.train_epoch(small, y[:16], 4)}
+    i = 0
+    while not done.is_set():
+        name = list(calls)[i % len(calls)]
+        i += 1
+        try:
+            out = calls[name]()
+        except RuntimeError as exc:
+            assert "already running a call in another thread" in str(exc)
+            refusals[name] += 1
+        else:
+            # only possible in the instant between the epoch's end and `done`: a correct result
+            successes += name == "train_epoch"
+            if name == "forward":
+                assert np.isfinite(out).all()
+    worker.join()
+    assert "error" not in result, result.get("error")
+    assert all(count > 0 for count in refusals.values()), refusals
+    assert np.isfinite(result["loss"])
+    # Every other call was refused (or read-only), so the epoch ran from the initial parameters: the network
+    # must hold exactly what the same epoch gives on an untouched twin, and still work.
+    params = net.get_flat()
+    assert np.isfinite(params).all()
+    if successes == 0:
+        twin.train_epoch(X, y, 16, learning_rate=0.05)
+        np.testing.assert_array_equal(params, twin.get_flat())
+        assert not np.array_equal(twin.forward(small), expected_forward)
+    assert np.isfinite(net.forward(X[:100])).all()
+    assert np.isfinite(net.train_epoch(X[:256], y[:256], 32))
+
+
+def test_hammering_forward_on_one_network_from_many_threads_never_corrupts_it(threads):
+    fastmlp.set_num_threads(1)
+    X, _ = data(512, 50, 10, 3)
+    net = fastmlp.Network((50, 64, 10), seed=0)
+    expected = net.forward(X)
+    bad, counts = [], {"ok": 0, "refused": 0}
+    lock = threading.Lock()
+    barrier = threading.Barrier(4)
+
+    def hammer():
+        barrier.wait()
+        for _ in range(300):
+            try:
+                out = net.forward(X)
+            except RuntimeError as exc:
+                with lock:
+                    counts["refused"] += 1
+                if "already running a call in another thread" not in str(exc):
+                    bad.append(repr(exc))
+            else:
+                with lock:
+                    counts["ok"] += 1
+                if not np.array_equal(out, expected):
+                    bad.append("a forward pass returned wrong outputs")
+
+    workers = [threading.Thread(target=hammer) for _ in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert not bad, bad[:3]
+    assert counts["ok"] > 0
+    np.testing.assert_array_equal(net.forward(X), expected)
+
+
+def test_set_num_threads_takes_effect(threads):
+    for n in (1, 2, 3, 1):
+        fastmlp.set_num_threads(n)
+        assert fastmlp.get_num_threads() == n
+        assert fastmlp.build_info()["threads"] == str(n)
+    for bad in (0, -1, 1.5, True, "2", None):
+        with pytest.raises(ValueError, match=r"\bn\b"):
+            fastmlp.set_num_threads(bad)
+    assert fastmlp.get_num_threads() == 1
+
+
+def test_results_with_one_thread_are_reproducible_and_close_to_more_threads(threads):
+    X, y = data(2000, 64, 10, 4)
+    results = {}
+    for n in (1, 2, 1):
+        fastmlp.set_num_threads(n)
+        net = fastmlp.Network((64, 128, 10), seed=0)
+        net.train_epoch(X, y, 64, optimizer="adam", learning_rate=0.01)
+        results.setdefault(n, []).append(net.get_flat())
+    np.testing.assert_array_equal(results[1][0], results[1][1])
+    np.testing.assert_allclose(results[2][0], results[1][0], rtol=1e-3, atol=1e-4)
+
+
+OMP_CHILD = textwrap.dedent(r"""
+    import json, os, threading
+    import numpy as np
+    import fastmlp
+
+    fastmlp.set_num_threads(1)
+    net = fastmlp.Network((64, 512, 10), seed=0)
+    X, y = np.ones((256, 64), np.float32), np.arange(256) % 10  # 256 x 512 activations: past the fork threshold
+    net.forward(X)
+    seen = {}
+
+    def work():
+        before = len(os.listdir("/proc/self/task"))
+        net.forward(X)
+        net.train_epoch(X, y, 256)
+        seen["extra_threads"] = len(os.listdir("/proc/self/task")) - before
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    worker.join()
+    print(json.dumps(seen))
+""")
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux /proc")
+def test_set_num_threads_applies_to_other_python_threads():
+    # set_num_threads once set only the calling thread's OpenMP ICV (omp_set_num_threads): a network used
+    # from another Python thread forked the default number of threads (7x slower epochs on 2 busy cores).
+    # Behaviour, not mechanism: after set_num_threads(1), a network used from a new Python thread must not
+    # start any OpenMP threads (the process's thread count stays the same during its calls).
+    proc = subprocess.run([sys.executable, "-c", OMP_CHILD], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    extra = json.loads(proc.stdout.strip().splitlines()[-1])["extra_threads"]
+    assert extra == 0, f"set_num_threads(1) in the main thread; a call from another thread started {extra} more"
