@@ -19,13 +19,10 @@ using namespace fastmlp;
 
 namespace {
 
-template <typename T>
-using Array = py::array_t<T, py::array::c_style>;
-
 // Shape (and alignment) check for an argument: expected dims, −1 means any size.
 template <typename T>
 void require_shape(const Array<T>& a, std::initializer_list<py::ssize_t> dims, const char* name) {
-    if (!(a.flags() & kNumpyAligned)) throw py::value_error(std::string(name) + " is not aligned for its dtype");
+    require_aligned(a, name);
     bool ok = a.ndim() == py::ssize_t(dims.size());
     py::ssize_t i = 0;
     for (py::ssize_t want : dims) {

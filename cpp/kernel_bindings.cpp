@@ -20,18 +20,9 @@ using namespace fastmlp;
 namespace {
 
 template <typename T>
-using Array = py::array_t<T, py::array::c_style>;
-
-template <typename T>
 int rows(const Array<T>& a) { return a.ndim() == 2 ? int(a.shape(0)) : 0; }
 template <typename T>
 int cols(const Array<T>& a) { return a.ndim() == 2 ? int(a.shape(1)) : 0; }
-
-template <typename T>
-void require_aligned(const Array<T>& a, const char* name) {
-    if (!(a.flags() & kNumpyAligned))
-        throw py::value_error(std::string(name) + " is not aligned for its dtype; pass np.require(a, requirements='A')");
-}
 
 template <typename T>
 void require_2d(const Array<T>& a, const char* name) {

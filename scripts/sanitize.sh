@@ -25,8 +25,12 @@ REPORTS="$WORK/reports"
 
 started=$(date +%s)
 if [ ! -x "$VENV/bin/python" ]; then
-    "$PYTHON" -m venv --system-site-packages "$VENV"
+    "$PYTHON" -m venv "$VENV"
 fi
+# Everything the build and the tests need, into the job's own venv, so it runs on a fresh machine too. The
+# BLAS pin is read from pyproject.toml so the two never drift apart.
+blas_pin="$(grep -o 'scipy-openblas32==[0-9.]*' "$ROOT/pyproject.toml" | head -n 1)"
+"$VENV/bin/python" -m pip install -q "scikit-build-core>=0.10" "pybind11>=2.12" "$blas_pin" numpy scipy pytest hypothesis
 
 echo "== building fastmlp with -DFASTMLP_SANITIZE=ON in $WORK/build"
 "$VENV/bin/python" -m pip install --no-build-isolation --no-deps -q "$ROOT" \

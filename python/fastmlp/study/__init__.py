@@ -14,7 +14,10 @@ From Python::
 
 matplotlib (``pip install 'fastmlp[study]'``) is needed for the figures; it is imported only here.
 """
-from .experiments import MODEL_LABELS, QUICK, StudyConfig, StudyData, compare, load_study_data, run_features_part
+from .comparison import MODEL_LABELS, compare
+from .config import QUICK, StudyConfig
+from .data import StudyData, load_study_data
+from .experiments import run_features_part
 from .parts import ALL_PARTS, PARTS, PartUnavailable, part_available, resolve_parts
 from .progress import Reporter
 from .report import RESULT_KEYS

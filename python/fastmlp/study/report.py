@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .experiments import MODEL_LABELS
+from .comparison import MODEL_LABELS
 
 __all__ = ["RESULT_KEYS", "write_results_json", "write_comparison_csv", "write_report", "relative_files"]
 

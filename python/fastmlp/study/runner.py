@@ -9,7 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from . import figures, report
-from .experiments import MODEL_LABELS, StudyConfig, load_study_data, run_features_part
+from .comparison import MODEL_LABELS
+from .config import StudyConfig
+from .data import load_study_data
+from .experiments import run_features_part
 from .parts import PartUnavailable, load_part, resolve_parts
 from .progress import Reporter
 

@@ -1,0 +1,39 @@
+"""Helpers shared by the commands: progress reporting, the data options, threads."""
+from __future__ import annotations
+
+
+def _reporter(args):
+    from ..study.progress import Reporter
+
+    return Reporter(quiet=args.quiet)
+
+
+def _check_data_args(args):
+    if args.sample and args.dataset != "mnist":
+        args.parser.error("--sample is the shipped MNIST sample; it cannot be used with --dataset fashion-mnist")
+    if args.sample and args.data_dir:
+        args.parser.error("--sample and --data-dir exclude each other (--sample uses no files)")
+
+
+def _locate(args, reporter, allow_sample):
+    """The DatasetSource for the data options, announcing a fall-back to the sample."""
+    from ..study.data import resolve_source
+
+    source, _ = resolve_source(args.dataset, data_dir=args.data_dir, sample=args.sample,
+                               download=not args.no_download, timeout=args.download_timeout, reporter=reporter,
+                               allow_sample=allow_sample)
+    return source
+
+
+def _load_split(source, split):
+    from .. import datasets
+
+    loader = datasets.load_fashion_mnist if source.name == "fashion-mnist" else datasets.load_mnist
+    return loader(split, source=source)
+
+
+def _set_threads(args):
+    if getattr(args, "threads", None) is not None:
+        import fastmlp
+
+        fastmlp.set_num_threads(args.threads)
