@@ -110,11 +110,14 @@ class Network:
         """A copy of the flat parameter vector (weights first, then biases)."""
         return self._params.copy()
 
-    def set_flat(self, theta):
+    def _checked_theta(self, theta):
         theta = as_float_array(theta, self.dtype, "theta", ndim=1)
         if theta.shape[0] != self.layout.size:
             raise ValueError(f"theta must have length {self.layout.size}, got {theta.shape[0]}")
-        self._params[:] = theta
+        return theta
+
+    def set_flat(self, theta):
+        self._params[:] = self._checked_theta(theta)
 
     # ------------------------------------------------------------------ computation
     def forward(self, X):
@@ -151,8 +154,9 @@ class Network:
     def loss_and_grad_flat(self, theta, X, Y):
         """Set the parameters to theta, then (loss, flat gradient copy): the function an L-BFGS minimiser
         wants. Pass X, Y already converted (``float32``/``float64`` C-contiguous) to avoid a copy per call."""
-        X, Y = self._inputs(X, Y)  # checked first: a bad call leaves the parameters as they were
-        self.set_flat(theta)
+        theta = self._checked_theta(theta)
+        X, Y = self._inputs(X, Y)  # all checked before the parameters change: a bad call leaves them as they were
+        self._params[:] = theta
         loss = _finite_loss(self._net.loss_and_grad(X, Y, True))
         return loss, self._grads.copy()
 
