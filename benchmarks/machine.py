@@ -1,0 +1,88 @@
+"""What machine the numbers come from: CPU model (lscpu), cores, flags, memory, OS, Python, load."""
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+
+
+def _lscpu():
+    if not shutil.which("lscpu"):
+        return {}
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10,
+                             env={**os.environ, "LC_ALL": "C"}).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    info = {}
+    for line in out.splitlines():
+        if ":" in line:
+            key, value = line.split(":", 1)
+            info[key.strip()] = value.strip()
+    return info
+
+
+def _mem_total_gib():
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return round(int(line.split()[1]) / 1024**2, 1)
+    except OSError:
+        pass
+    return None
+
+
+def machine_info():
+    cpu = _lscpu()
+    flags = set(cpu.get("Flags", "").split())
+    simd = [f for f in ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "amx_tile") if f in flags]
+    try:
+        load = os.getloadavg()
+    except OSError:
+        load = None
+    return {
+        "cpu_model": cpu.get("Model name") or platform.processor() or platform.machine(),
+        "architecture": platform.machine(),
+        "logical_cpus": os.cpu_count(),
+        "cores_per_socket": cpu.get("Core(s) per socket"),
+        "threads_per_core": cpu.get("Thread(s) per core"),
+        "hypervisor": cpu.get("Hypervisor vendor"),
+        "l2_cache": cpu.get("L2 cache"),
+        "l3_cache": cpu.get("L3 cache"),
+        "simd": simd,
+        "memory_gib": _mem_total_gib(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "loadavg_at_start": load,
+    }
+
+
+def describe_machine(m):
+    """One line for the table header."""
+    parts = [m.get("cpu_model") or "unknown CPU", f"{m.get('logical_cpus')} logical CPUs"]
+    if m.get("hypervisor"):
+        parts.append(f"{m['hypervisor']} VM")
+    if m.get("simd"):
+        parts.append("/".join(m["simd"]))
+    if m.get("memory_gib"):
+        parts.append(f"{m['memory_gib']} GiB")
+    parts.append(m.get("platform", ""))
+    parts.append(f"Python {m.get('python')}")
+    return ", ".join(p for p in parts if p)
+
+
+def source_info(root):
+    """The checkout's commit and whether cpp/ or python/ differ from it (what fastmlp was built from,
+    assuming it was installed from this checkout)."""
+    def git(*args):
+        try:
+            return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
+                                  timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+    commit = git("rev-parse", "--short", "HEAD")
+    if not commit:
+        return {"commit": None, "dirty": None}
+    return {"commit": commit, "dirty": bool(git("status", "--porcelain", "--", "cpp", "python", "CMakeLists.txt"))}

@@ -1,0 +1,74 @@
+"""Smoke test of the benchmark suite (benchmarks/run.py --quick): it runs, exits 0 and writes the
+documented JSON; the Markdown section renders and replaces only its own block. No timing assertions:
+the numbers of a smoke run on a CI machine mean nothing."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RUN = ROOT / "benchmarks" / "run.py"
+TOP_KEYS = {"schema", "date", "command", "quick", "threads", "rounds", "machine", "contenders",
+            "gemm_rate_gflops", "gemm_method", "cases", "elapsed_seconds", "warnings"}
+CASE_KEYS = {"name", "kind", "description", "unit", "higher_is_better", "flops", "params", "skipped", "results"}
+OK_KEYS = {"status", "value", "seconds", "round_seconds", "spread", "fraction_of_gemm", "fastmlp_speedup",
+           "peak_rss_mib", "base_rss_mib", "workspace_bytes", "cpu_utilisation", "foreign_cpu", "library"}
+CONTENDERS = {"fastmlp", "numpy_ref", "torch", "sklearn"}
+STATUSES = {"ok", "error", "unavailable", "n/a"}
+
+pytestmark = pytest.mark.skipif(not RUN.is_file(), reason="benchmarks/ not in this checkout")
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench") / "quick.json"
+    proc = subprocess.run([sys.executable, str(RUN), "--quick", "--json", str(out)], cwd=str(ROOT),
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    return out, proc
+
+
+def test_quick_run_writes_documented_json(quick_run):
+    path, proc = quick_run
+    data = json.loads(path.read_text())
+    assert TOP_KEYS <= set(data), TOP_KEYS - set(data)
+    assert data["schema"] == "fastmlp-bench/1"
+    assert data["quick"] is True and data["rounds"] == 1 and data["threads"] == 2
+    assert set(data["contenders"]) == CONTENDERS
+    assert data["contenders"]["fastmlp"]["available"] is True
+    names = [c["name"] for c in data["cases"]]
+    assert {"gemm", "mlp_b32_h64", "sae_grad", "xor_steps"} <= set(names)
+    for case in data["cases"]:
+        assert CASE_KEYS <= set(case), (case["name"], CASE_KEYS - set(case))
+        assert set(case["results"]) == CONTENDERS
+        for name, res in case["results"].items():
+            assert res["status"] in STATUSES, (case["name"], name, res)
+            if res["status"] == "ok":
+                assert OK_KEYS <= set(res), (case["name"], name, OK_KEYS - set(res))
+                assert res["seconds"] > 0 and res["peak_rss_mib"] > 0
+        # fastmlp itself must have run every case of the quick suite
+        assert case["results"]["fastmlp"]["status"] == "ok", case["results"]["fastmlp"]
+    assert data["gemm_rate_gflops"] is not None and data["gemm_rate_gflops"] > 0
+    mlp = next(c for c in data["cases"] if c["name"] == "mlp_b32_h64")
+    assert mlp["results"]["fastmlp"]["fraction_of_gemm"] is not None
+    assert mlp["results"]["fastmlp"]["fastmlp_speedup"] == pytest.approx(1.0)
+    assert "mlp_b32_h64" in proc.stdout           # the printed table
+
+
+def test_markdown_rerenders_saved_run_between_markers(quick_run, tmp_path):
+    path, _ = quick_run
+    readme = tmp_path / "README.md"
+    readme.write_text("# title\n\nintro\n\n<!-- benchmarks:performance:start -->\nold table\n"
+                      "<!-- benchmarks:performance:end -->\n\n## After\ntext\n")
+    proc = subprocess.run([sys.executable, str(RUN), "--from-json", str(path), "--markdown", str(readme)],
+                          cwd=str(ROOT), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    text = readme.read_text()
+    assert text.startswith("# title\n\nintro\n\n<!-- benchmarks:performance:start -->\n## Performance")
+    assert text.endswith("<!-- benchmarks:performance:end -->\n\n## After\ntext\n")
+    assert "old table" not in text
+    assert "| mlp_b32_h64 |" in text and "python benchmarks/run.py --quick" in text
