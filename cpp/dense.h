@@ -17,36 +17,29 @@ void dense_forward(T* out, const T* x, const T* w, const T* b, int n, int n_in, 
     bias_activation_forward(out, out, b, n, n_out, act);
 }
 
-// db (n_out) = Σ_t dz_t (accumulate adds to db instead of overwriting it).
-template <typename T>
-void bias_backward(T* db, const T* dz, int n, int n_out, bool accumulate) {
-    if (!accumulate)
-        for (int j = 0; j < n_out; ++j) db[j] = T(0);
-    for (int t = 0; t < n; ++t) {
-        const T* row = dz + std::ptrdiff_t(t) * n_out;
-        for (int j = 0; j < n_out; ++j) db[j] += row[j];
-    }
-}
-
 // Backward of Z = X·Wᵀ + b given dz (n, n_out):
-//   dW (n_out, n_in) = dzᵀ·X      (w_transposed: dW (n_in, n_out) += Xᵀ·dz, the stored orientation)
+//   dx (n, n_in)     = dz·W       (w_transposed: dz·Wᵀ); dx may be null (the input layer needs none)
+//   dW (n_out, n_in) = dzᵀ·X      (w_transposed: dW (n_in, n_out) = Xᵀ·dz, the stored orientation)
 //   db (n_out)       = Σ_t dz_t
-//   dx (n, n_in)     = dz·W       (w_transposed: dz·Wᵀ); dx may be null (the input layer needs none).
-// accumulate_dw adds into dW instead of overwriting it: a tied matrix sums both of its uses.
+// dx is computed first, so dw and db may be the parameters themselves: with scale = −ρ and accumulate_dw this
+// is the SGD step W ← W − ρ·dzᵀX, b ← b − ρ·Σ_t dz_t fused into the GEMM (no gradient buffer round trip).
+// accumulate_dw adds into dW instead of overwriting it (a tied matrix sums both of its uses); accumulate_db
+// likewise for db.
 template <typename T>
 void dense_backward(T* dx, T* dw, T* db, const T* dz, const T* x, const T* w, int n, int n_in, int n_out,
-                    bool w_transposed, bool accumulate_dw) {
+                    bool w_transposed, bool accumulate_dw, T scale = T(1), bool accumulate_db = false) {
+    if (dx) {
+        if (w_transposed)
+            gemm(Trans::no, Trans::yes, n, n_in, n_out, T(1), dz, n_out, w, n_out, T(0), dx, n_in);
+        else
+            gemm(Trans::no, Trans::no, n, n_in, n_out, T(1), dz, n_out, w, n_in, T(0), dx, n_in);
+    }
     const T beta = accumulate_dw ? T(1) : T(0);
     if (w_transposed)
-        gemm(Trans::yes, Trans::no, n_in, n_out, n, T(1), x, n_in, dz, n_out, beta, dw, n_out);
+        gemm(Trans::yes, Trans::no, n_in, n_out, n, scale, x, n_in, dz, n_out, beta, dw, n_out);
     else
-        gemm(Trans::yes, Trans::no, n_out, n_in, n, T(1), dz, n_out, x, n_in, beta, dw, n_in);
-    bias_backward(db, dz, n, n_out, false);
-    if (!dx) return;
-    if (w_transposed)
-        gemm(Trans::no, Trans::yes, n, n_in, n_out, T(1), dz, n_out, w, n_out, T(0), dx, n_in);
-    else
-        gemm(Trans::no, Trans::no, n, n_in, n_out, T(1), dz, n_out, w, n_in, T(0), dx, n_in);
+        gemm(Trans::yes, Trans::no, n_out, n_in, n, scale, dz, n_out, x, n_in, beta, dw, n_in);
+    column_sums(db, dz, n, n_out, accumulate_db, scale);  // db = Σ_t dz_t
 }
 
 }  // namespace fastmlp

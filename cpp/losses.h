@@ -45,12 +45,10 @@ T sigmoid_binary_cross_entropy_forward(T* probs, const T* logits, const T* y, in
 // (1/n) Σ_t ½‖ŷ_t − y_t‖² over yhat, y (n, k).
 template <typename T>
 T squared_error_forward(const T* yhat, const T* y, int n, int k) {
-    double total = 0;
-    const std::ptrdiff_t count = std::ptrdiff_t(n) * k;
-    for (std::ptrdiff_t i = 0; i < count; ++i) {
+    const double total = parallel_sum(std::ptrdiff_t(n) * k, [&](std::ptrdiff_t i) {
         const double d = double(yhat[i]) - double(y[i]);
-        total += d * d;
-    }
+        return d * d;
+    });
     return T(0.5 * total / n);
 }
 

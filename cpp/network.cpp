@@ -120,7 +120,7 @@ T Network<T>::output_loss(const T* y, int n) {
 // δ(L) = Ŷ − Y (over n), then per layer ∂E/∂W(l) = δ(l)ᵀ·X(l), ∂E/∂b(l) = Σ_t δ(l),
 // δ(l−1) = (δ(l)·W(l) + sparsity gradient) ⊙ σ'(Z(l−1)); the input layer's δ is never computed.
 template <typename T>
-void Network<T>::backward(const T* x, const T* y, int n) {
+void Network<T>::backward(const T* x, const T* y, int n, T sgd_step) {
     const int L = layout_.n_layers, width = layout_.max_width();
     const std::vector<int>& s = layout_.sizes;
     T* delta = work_.data() + delta_offset_[0];
@@ -133,12 +133,15 @@ void Network<T>::backward(const T* x, const T* y, int n) {
         else if (config_.output != Activation::identity)
             activation_backward(delta, delta, yhat, static_cast<const T*>(nullptr), n, s[L], config_.output);
     }
+    const bool fused_sgd = sgd_step > T(0);
+    T* target = fused_sgd ? params_.data() : grads_.data();  // where ∂E/∂θ goes (scaled by −ρ when fused)
     T* unit_grad = work_.data() + unit_grad_offset_;
     for (int l = L - 1; l >= 0; --l) {
-        T* dw = grads_.data() + layout_.weight_offset[layout_.weight_block[l]];
-        T* db = grads_.data() + layout_.bias_offset[l];
+        T* dw = target + layout_.weight_offset[layout_.weight_block[l]];
+        T* db = target + layout_.bias_offset[l];
         dense_backward(l == 0 ? static_cast<T*>(nullptr) : next, dw, db, delta, l == 0 ? x : act(l - 1), weight(l),
-                       n, s[l], s[l + 1], bool(layout_.transposed[l]), bool(layout_.accumulate_dw[l]));
+                       n, s[l], s[l + 1], bool(layout_.transposed[l]), fused_sgd || bool(layout_.accumulate_dw[l]),
+                       fused_sgd ? -sgd_step : T(1), fused_sgd);
         if (l == 0) break;
         const T* per_unit = nullptr;
         if (sparse()) {
@@ -149,7 +152,7 @@ void Network<T>::backward(const T* x, const T* y, int n) {
         activation_backward(next, next, act(l - 1), per_unit, n, s[l], config_.hidden);
         std::swap(delta, next);
     }
-    if (config_.weight_decay > 0)
+    if (config_.weight_decay > 0 && !fused_sgd)
         weight_decay_backward(grads_.data(), params_.data(), layout_.n_weights, T(config_.weight_decay));
 }
 

@@ -90,7 +90,9 @@ class Network {
     void ensure_capacity(int rows);
     void forward_layers(const T* x, int n, int upto, bool output_as_logits);
     T output_loss(const T* y, int n);
-    void backward(const T* x, const T* y, int n);
+    // Fills grads(); with sgd_step > 0 it instead applies W ← W − sgd_step·∂E/∂W layer by layer inside the
+    // weight-gradient GEMMs (plain SGD without weight decay needs no gradient buffer).
+    void backward(const T* x, const T* y, int n, T sgd_step = T(0));
     const T* dense_targets(Targets<T> y, const std::int64_t* rows, std::ptrdiff_t first, int n);
     void optimizer_step(const TrainOptions& o);
 

@@ -46,14 +46,14 @@ void adam_update(T* theta, T* m, T* v, const T* grad, std::ptrdiff_t count, T le
 // (weight_decay/2)·Σ w² over the weight matrices (contiguous at the start of θ); not divided by n.
 template <typename T>
 T weight_decay_forward(const T* weights, std::ptrdiff_t count, T weight_decay) {
-    double total = 0;
-    for (std::ptrdiff_t i = 0; i < count; ++i) total += double(weights[i]) * double(weights[i]);
+    const double total = parallel_sum(count, [&](std::ptrdiff_t i) { return double(weights[i]) * double(weights[i]); });
     return T(0.5 * double(weight_decay) * total);
 }
 
 // grad_weights += weight_decay·w: differentiates (weight_decay/2)·Σ w².
 template <typename T>
 void weight_decay_backward(T* grad_weights, const T* weights, std::ptrdiff_t count, T weight_decay) {
+#pragma omp parallel for schedule(static) num_threads(omp_threads()) if (count > kParallelMinElements)
     for (std::ptrdiff_t i = 0; i < count; ++i) grad_weights[i] += weight_decay * weights[i];
 }
 

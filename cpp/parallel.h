@@ -15,4 +15,58 @@ constexpr std::ptrdiff_t kParallelMinElements = 1 << 14;
 // omp_set_num_threads only changes the calling thread's setting, and Python threads are separate callers).
 int omp_threads();
 
+// The calling thread's share [begin, end) of count items inside an OpenMP team (all of them outside one).
+template <typename Index>
+inline void thread_share(Index count, Index& begin, Index& end) {
+#ifdef _OPENMP
+    const int threads = omp_get_num_threads(), id = omp_get_thread_num();
+#else
+    const int threads = 1, id = 0;
+#endif
+    const Index chunk = (count + threads - 1) / threads;
+    begin = id * chunk < count ? id * chunk : count;
+    end = begin + chunk < count ? begin + chunk : count;
+}
+
+// out (m) = scale·Σ_t in[t, :] over in (n, m) (+ out when accumulate). Threads split the columns, each summing
+// its own over every row in order, so the result does not depend on the thread count.
+template <typename T>
+void column_sums(T* out, const T* in, int n, int m, bool accumulate, T scale = T(1)) {
+#pragma omp parallel num_threads(omp_threads()) if (std::ptrdiff_t(n) * m > kParallelMinElements)
+    {
+        int begin, end;
+        thread_share(m, begin, end);
+        if (!accumulate)
+            for (int j = begin; j < end; ++j) out[j] = T(0);
+        for (int t = 0; t < n; ++t) {
+            const T* row = in + std::ptrdiff_t(t) * m;
+            for (int j = begin; j < end; ++j) out[j] += scale * row[j];
+        }
+    }
+}
+
+// Σ_i term(i) for 0 <= i < count, in double. Threads sum contiguous blocks and the blocks are added in order,
+// so the result is identical on every run with the same thread count.
+template <typename F>
+double parallel_sum(std::ptrdiff_t count, F term) {
+    constexpr int kMaxThreads = 64;
+    double partial[kMaxThreads] = {};
+    const int threads = omp_threads() < kMaxThreads ? omp_threads() : kMaxThreads;
+#pragma omp parallel num_threads(threads) if (count > kParallelMinElements)
+    {
+        std::ptrdiff_t begin, end;
+        thread_share(count, begin, end);
+        double sum = 0;
+        for (std::ptrdiff_t i = begin; i < end; ++i) sum += term(i);
+#ifdef _OPENMP
+        partial[omp_get_thread_num()] = sum;
+#else
+        partial[0] = sum;
+#endif
+    }
+    double total = 0;
+    for (double p : partial) total += p;
+    return total;
+}
+
 }  // namespace fastmlp

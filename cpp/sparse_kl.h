@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "parallel.h"
+
 namespace fastmlp {
 
 // α̂ is kept inside [ε, 1−ε] so that log α̂, log(1−α̂) and 1/α̂ stay finite for dead or saturated units.
@@ -13,11 +15,7 @@ constexpr T kl_epsilon() { return T(1e-6); }
 // KL(α‖α̂) = α log(α/α̂) + (1−α) log((1−α)/(1−α̂)).
 template <typename T>
 T sparse_kl_penalty_forward(T* mean_activation, const T* h, T target, T weight, int n, int m) {
-    for (int i = 0; i < m; ++i) mean_activation[i] = T(0);
-    for (int t = 0; t < n; ++t) {
-        const T* row = h + std::ptrdiff_t(t) * m;
-        for (int i = 0; i < m; ++i) mean_activation[i] += row[i];
-    }
+    column_sums(mean_activation, h, n, m, false);
     const T eps = kl_epsilon<T>(), a = target;
     double total = 0;
     for (int i = 0; i < m; ++i) {

@@ -93,6 +93,9 @@ T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o
         shuffle_permutation<std::int64_t>(order_.data(), n, config_.shuffle_state);
         rows = order_.data();
     }
+    // Plain SGD without weight decay or gradient averaging needs no gradient buffer: backward updates the
+    // parameters in its GEMMs (grads() then keeps whatever loss_and_grad last wrote).
+    const bool fused_sgd = o.optimizer == Optimizer::sgd && config_.weight_decay == 0 && !reduce_gradients;
     T* batch_x = work_.data() + batch_x_offset_;
     double total = 0;
     for (std::ptrdiff_t first = 0, b = 0; first < n; first += batch, ++b) {
@@ -121,16 +124,20 @@ T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o
                                   "restored to the start of the epoch; try a smaller learning_rate");
         }
         total += double(loss) * m;
-        backward(xb, yb, m);
-        if (reduce_gradients) {
-            try {
-                reduce_gradients(grads_.data(), layout_.size);
-            } catch (...) {
-                undo_epoch();
-                throw;
+        if (fused_sgd) {
+            backward(xb, yb, m, T(o.learning_rate));  // the update happens inside backward's GEMMs
+        } else {
+            backward(xb, yb, m);
+            if (reduce_gradients) {
+                try {
+                    reduce_gradients(grads_.data(), layout_.size);
+                } catch (...) {
+                    undo_epoch();
+                    throw;
+                }
             }
+            optimizer_step(o);
         }
-        optimizer_step(o);
         // After the last mini-batch the check is forced, so that a stop request never slips past the epoch.
         if (stop_requested && stop_requested(first + batch >= n)) {
             undo_epoch();

@@ -60,10 +60,16 @@ def test_layout_agrees_with_the_native_size_table():
         assert native["size"] == layout.size == net.n_parameters
 
 
+# CONFIGS[2] and TIED_SPARSE take plain SGD's fused path (the update inside backward's GEMMs); CONFIGS[6] has
+# weight decay, which keeps the gradient buffer
+TIED_SPARSE = dict(layer_sizes=(10, 6, 10), output="sigmoid", loss="squared_error", tied_weights=True,
+                   sparsity_target=0.1, sparsity_weight=0.5)
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("optimizer,kwargs", [("sgd", {}), ("momentum", {}), ("momentum", dict(nesterov=True)),
                                               ("adam", dict(learning_rate=0.01))])
-@pytest.mark.parametrize("config", [CONFIGS[2], CONFIGS[6]])
+@pytest.mark.parametrize("config", [CONFIGS[2], CONFIGS[6], TIED_SPARSE, CONFIGS[4]])
 def test_train_epoch_matches_reference(dtype, optimizer, kwargs, config):
     rng = np.random.default_rng(1)
     net, twin = fastmlp.Network(**config, dtype=dtype, seed=5), ref.Network(**config, dtype="float64", seed=5)
