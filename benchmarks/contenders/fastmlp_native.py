@@ -1,9 +1,8 @@
 """fastmlp: the native core (whole epochs in C++)."""
 from __future__ import annotations
 
-import numpy as np
-
 from .. import cases as C
+from .network_api import network_work
 
 NAME = "fastmlp"
 
@@ -44,35 +43,7 @@ def setup(case, threads, data_dir=None):
         net = fastmlp.Network([p["k"], p["n"]], output="identity", seed=C.SEED)
         X = C.gemm_data(p["m"], p["k"])
         return Work(lambda: net.forward(X), net=net)
-    if case.kind in ("mlp_epoch", "mnist_epoch"):
-        if case.kind == "mlp_epoch":
-            X, y = C.mlp_data(p["n_samples"])
-        else:
-            X, y = C.load_mnist_train(data_dir)
-        net = fastmlp.Network([C.N_INPUT, p["hidden"], C.N_CLASSES], hidden_activation="sigmoid",
-                              output="softmax", seed=C.SEED)
-        b, lr = p["batch_size"], p["learning_rate"]
-        run = lambda: net.train_epoch(X, y, b, optimizer="sgd", learning_rate=lr)  # noqa: E731
-        warm = None
-        if case.kind == "mnist_epoch":
-            Xw, yw = X[:4096], y[:4096]
-            warm = lambda: net.train_epoch(Xw, yw, b, optimizer="sgd", learning_rate=lr)  # noqa: E731
-        return Work(run, warm, net)
-    if case.kind == "sae_grad":
-        X = C.sae_data(p["n_samples"])
-        net = fastmlp.Network([C.N_INPUT, p["hidden"], C.N_INPUT], hidden_activation="sigmoid",
-                              output="sigmoid", loss="squared_error", sparsity_target=p["sparsity_target"],
-                              sparsity_weight=p["sparsity_weight"], weight_decay=p["weight_decay"],
-                              seed=C.SEED)
-        return Work(lambda: net.loss_and_grad(X, X), net=net)
-    if case.kind == "xor_steps":
-        X, y = C.xor_data()
-        Y = y.astype(np.float32).reshape(4, 1)
-        net = fastmlp.Network([2, 2, 1], hidden_activation="sigmoid", output="sigmoid", seed=C.SEED)
-        lr = p["learning_rate"]
-
-        def run(n_steps):
-            for _ in range(n_steps):
-                net.train_epoch(X, Y, 4, optimizer="sgd", learning_rate=lr)
-        return Work(run, net=net)
+    work = network_work(fastmlp.Network, case, data_dir, Work)
+    if work is not None:
+        return work
     raise ValueError(f"fastmlp cannot run case kind {case.kind!r}")
