@@ -37,3 +37,11 @@ def _set_threads(args):
         import fastmlp
 
         fastmlp.set_num_threads(args.threads)
+
+
+def _mpi_world():
+    """MPI.COMM_WORLD when launched by ``mpiexec`` with several ranks (and mpi4py installed), else None;
+    mpi4py is not imported outside an MPI launcher."""
+    from ..distributed import launched_world
+
+    return launched_world()

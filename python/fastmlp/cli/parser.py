@@ -172,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
                          + "; for sgd/adam the estimators' defaults)")
     options.add_argument("--momentum", type=_momentum, default=0.9, help="momentum coefficient (default: 0.9)")
     options.add_argument("--batch-size", type=_positive_int, default=128, metavar="N",
-                         help="mini-batch size (default: 128)")
+                         help="mini-batch size, per rank under mpiexec (default: 128)")
     options.add_argument("--weight-decay", type=_nonnegative, default=0.0, metavar="W",
                          help="L2 penalty (W/2)·Σ‖W‖² on the weight matrices (default: 0)")
     options.add_argument("--sparsity-weight", type=_positive, metavar="λ",

@@ -5,7 +5,7 @@ import json
 import os
 import time
 
-from .common import _check_data_args, _load_split, _locate, _reporter, _set_threads
+from .common import _check_data_args, _load_split, _locate, _mpi_world, _reporter, _set_threads
 from .errors import CommandError
 from .parser import TUNED_LEARNING_RATES
 
@@ -64,11 +64,22 @@ def _cmd_train(args, argv):
     if not os.path.isdir(out_dir):
         raise CommandError(f"cannot save to {args.out}: folder {out_dir} does not exist")
     _set_threads(args)
+    comm = _mpi_world()  # under mpiexec with several ranks: data-parallel, each rank trains on its shard
+    rank0 = comm is None or comm.Get_rank() == 0
+    if not rank0:
+        args.quiet = True
     reporter = _reporter(args)
     source = _locate(args, reporter, allow_sample=True)
     X, y = _load_split(source, args.split)
-    validation = _load_split(source, "validation") if args.split == "train55k" else None
-    reporter.message(f"Training {args.model} on {len(X):,} images ({args.split}) of the {source.description}.")
+    n_images = len(X)
+    if comm is not None:
+        from ..distributed import shard
+
+        X, y = shard(X, y, comm, args.batch_size)  # keep only this rank's rows
+    validation = _load_split(source, "validation") if args.split == "train55k" and rank0 else None
+    reporter.message(f"Training {args.model} on {n_images:,} images ({args.split}) of the {source.description}"
+                     + ("." if comm is None else f" on {comm.Get_size()} MPI ranks ({len(X):,} images each, "
+                                                 f"global batch {comm.Get_size()} × {args.batch_size})."))
     bar = reporter.bar(args.model, args.epochs)
     autoencoder = _is_autoencoder(estimator)
 
@@ -83,14 +94,19 @@ def _cmd_train(args, argv):
     estimator.set_params(callbacks=[callback])
     started = time.perf_counter()
     try:
-        estimator.fit(X, None if autoencoder else y)
+        if comm is None:
+            estimator.fit(X, None if autoencoder else y)
+        else:
+            estimator.fit(X, None if autoencoder else y, comm=comm)
     finally:
         bar.close()
         estimator.set_params(callbacks=None)
     seconds = time.perf_counter() - started
+    if not rank0:  # the ranks hold the same model: rank 0 alone saves and reports it
+        return 0
     estimator.save(args.out)
     summary = (f"Trained {args.model} ({type(estimator).__name__}, {estimator.network_.n_parameters:,} parameters) "
-               f"for {estimator.n_iter_} epochs in {seconds:.1f} s on {len(X):,} images of the {source.description}; "
+               f"for {estimator.n_iter_} epochs in {seconds:.1f} s on {n_images:,} images of the {source.description}; "
                f"final training loss {estimator.loss_curve_[-1]:.4g}")
     if validation is not None:
         summary += f"; validation {_describe_metrics(_metrics(estimator, *validation))}"

@@ -91,13 +91,18 @@ class Autoencoder(BaseNetworkEstimator):
         return -reconstruction_error(network.forward(X), T)
 
     # ------------------------------------------------------------------ fitting
-    def _fit_inputs(self, X, partial):
-        options, continuing, X = self._begin_fit(X, partial=partial)
+    def _fit_inputs(self, X, partial, comm=None):
+        options, continuing, X = self._begin_fit(X, partial=partial, comm=comm)
         return self._train(X, X, X.shape[1], options, continuing, partial=partial)
 
-    def fit(self, X, y=None):
-        """Train to reconstruct X (n_samples, n_features); y is ignored. Returns self."""
-        return self._fit_inputs(X, partial=False)
+    def fit(self, X, y=None, comm=None):
+        """Train to reconstruct X (n_samples, n_features); y is ignored. Returns self.
+
+        ``comm``: an MPI communicator (mpi4py) for data-parallel training; X is then this rank's shard
+        (see :func:`fastmlp.distributed.shard`) and ``batch_size`` the per-rank batch. With a sparsity
+        penalty the result only approximates single-process training (the penalty uses batch means).
+        """
+        return self._fit_inputs(X, partial=False, comm=comm)
 
     def partial_fit(self, X, y=None):
         """One epoch on X, continuing from the current state; y is ignored. Returns self."""

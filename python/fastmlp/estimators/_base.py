@@ -177,14 +177,22 @@ class BaseNetworkEstimator(EstimatorAPI):
             setattr(self, name, value)
 
     # ------------------------------------------------------------------ drivers
-    def _begin_fit(self, X, partial=False, init_from=None):
+    def _begin_fit(self, X, partial=False, init_from=None, comm=None):
         """Check the hyper-parameters (before the data, so a bad one is reported first) and X.
 
         Returns (options, continuing, X): ``continuing`` says whether the fitted network is trained
-        further (partial_fit, or fit with warm_start) rather than replaced by a new one.
+        further (partial_fit, or fit with warm_start) rather than replaced by a new one. ``comm``: the
+        MPI communicator of a data-parallel fit (see :mod:`fastmlp.distributed`), else None.
         """
         options = self._training_options()
         self._check_model_hyperparameters()
+        if comm is not None:
+            if options.solver == "lbfgs":
+                raise ValueError("data-parallel training (fit with comm) supports the mini-batch solvers "
+                                 "'sgd', 'momentum', 'adam' and 'gd', not solver='lbfgs'")
+            if options.early_stopping:
+                raise ValueError("data-parallel training (fit with comm) does not support early_stopping")
+            options.comm = comm
         if partial and options.solver == "lbfgs":
             raise ValueError("partial_fit needs a mini-batch solver (solver='sgd', 'momentum', 'adam' or "
                              "'gd'), not solver='lbfgs'")
@@ -203,6 +211,13 @@ class BaseNetworkEstimator(EstimatorAPI):
         """
         rng = checks.check_random_state(self.random_state)
         network_seed, split_seed = (int(s) for s in rng.integers(0, 2**63, size=2))
+        comm, rank0 = options.comm, True
+        if comm is not None:  # one initialisation and shuffle seed for all ranks: rank 0's
+            from ..distributed import check_same_samples
+
+            check_same_samples(X.shape[0], comm)
+            network_seed, split_seed = comm.bcast((network_seed, split_seed), root=0)
+            rank0 = comm.Get_rank() == 0
         validation = None
         if options.early_stopping and not partial:
             X, T, validation = self._split_validation(X, T, options.validation_fraction, split_seed)
@@ -223,7 +238,7 @@ class BaseNetworkEstimator(EstimatorAPI):
 
         if validation is not None and self.validation_scores_ is None:
             self.validation_scores_ = []
-        progress = make_progress(options.verbose, type(self).__name__, options.max_epochs)
+        progress = make_progress(options.verbose and rank0, type(self).__name__, options.max_epochs)
         monitor = EpochMonitor(self, network, options, validation=validation, progress=progress)
         try:
             if options.solver == "lbfgs":

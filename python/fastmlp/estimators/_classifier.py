@@ -35,9 +35,11 @@ class BaseNetworkClassifier(BaseNetworkEstimator):
         return float(np.mean(np.argmax(network.forward(X), axis=1) == codes))
 
     # ------------------------------------------------------------------ fitting
-    def _fit_labels(self, X, y, partial=False, classes=None, init_from=None):
-        options, continuing, X = self._begin_fit(X, partial=partial, init_from=init_from)
+    def _fit_labels(self, X, y, partial=False, classes=None, init_from=None, comm=None):
+        options, continuing, X = self._begin_fit(X, partial=partial, init_from=init_from, comm=comm)
         y = checks.check_class_labels(y, X.shape[0], self)
+        if comm is not None and classes is None:  # a shard may lack some labels: the union over the ranks
+            classes = np.concatenate(comm.allgather(checks.unique_labels(y)))
         if continuing:
             if classes is not None and not np.array_equal(checks.unique_labels(classes, "classes"),
                                                           self.classes_):
@@ -54,9 +56,13 @@ class BaseNetworkClassifier(BaseNetworkEstimator):
         return self._train(X, codes, n_classes, options, continuing, partial=partial, init_from=init_from,
                            new_attributes=None if continuing else {"classes_": all_classes})
 
-    def fit(self, X, y):
-        """Train on X (n_samples, n_features) and labels y (n_samples,); returns self."""
-        return self._fit_labels(X, y)
+    def fit(self, X, y, comm=None):
+        """Train on X (n_samples, n_features) and labels y (n_samples,); returns self.
+
+        ``comm``: an MPI communicator (mpi4py) for data-parallel training; X, y are then this rank's
+        shard (see :func:`fastmlp.distributed.shard`) and ``batch_size`` the per-rank batch.
+        """
+        return self._fit_labels(X, y, comm=comm)
 
     def partial_fit(self, X, y, classes=None):
         """One epoch on (X, y), continuing from the current state; returns self.

@@ -62,7 +62,7 @@ class MLPClassifier(BaseNetworkClassifier):
         self._hidden_layer_sizes()
         checks.check_choice(self.activation, "activation", HIDDEN_ACTIVATIONS)
 
-    def fit(self, X, y, init_from=None):
+    def fit(self, X, y, init_from=None, comm=None):
         """Train on X (n_samples, n_features) and labels y; returns self.
 
         ``init_from``: a fitted :class:`Autoencoder` (or any fitted fastmlp estimator with a hidden
@@ -70,8 +70,12 @@ class MLPClassifier(BaseNetworkClassifier):
         this network's first hidden layer before training, the rest being initialised as usual. Its
         width must equal ``hidden_layer_sizes[0]``, its input size the number of features and its
         activation ``activation``. With ``init_from`` a new network is always built (warm_start ignored).
+
+        ``comm``: an MPI communicator (mpi4py) for data-parallel training; X, y are then this rank's
+        shard (see :func:`fastmlp.distributed.shard`), ``batch_size`` the per-rank batch, and the
+        gradients are averaged over the ranks after every mini-batch.
         """
-        return self._fit_labels(X, y, init_from=init_from)
+        return self._fit_labels(X, y, init_from=init_from, comm=comm)
 
     def _initialise_from(self, network, source):
         source_net = getattr(source, "network_", None)

@@ -32,6 +32,7 @@ class TrainingOptions:
     tol: float
     verbose: bool
     callbacks: list = field(default_factory=list)
+    comm: object = None     # an MPI communicator for data-parallel training (fit(..., comm=...)), else None
 
 
 class EpochMonitor:
@@ -116,10 +117,15 @@ def train_epoch(estimator, network, X, T, options, batch_size):
     go back to those from before the epoch, so they always match the recorded history. Divergence
     raises :class:`TrainingDivergedError` naming the epoch."""
     snapshot = network.get_flat()  # O(n_parameters), small next to the epoch's O(n_samples·n_parameters)
+    kwargs = dict(optimizer=options.optimizer, learning_rate=options.learning_rate, momentum=options.momentum,
+                  nesterov=options.nesterov, shuffle=options.shuffle)
     try:
-        loss = network.train_epoch(X, T, batch_size, optimizer=options.optimizer,
-                                   learning_rate=options.learning_rate, momentum=options.momentum,
-                                   nesterov=options.nesterov, shuffle=options.shuffle)
+        if options.comm is None:
+            loss = network.train_epoch(X, T, batch_size, **kwargs)
+        else:  # gradients averaged over the ranks after every backward pass; the loss over all samples
+            from .. import distributed
+
+            loss = distributed.train_epoch(network, X, T, batch_size, options.comm, **kwargs)
         if all_finite(network):
             return loss
         cause = None

@@ -1,0 +1,134 @@
+"""Data-parallel training over MPI (mpi4py): every rank holds one shard of the training data and a full
+copy of the network; after every backward pass the flat gradient is summed over the ranks with one
+``MPI_Allreduce`` (in place, zero-copy) and divided by the number of ranks, so every rank takes the same
+optimizer step and the parameters stay the same everywhere.
+
+Install with ``pip install fastmlp[mpi]`` (mpi4py and MPICH from PyPI) and launch with
+``mpiexec -n 4 python train.py``. mpi4py is imported only when one of these functions is called.
+
+Batches. ``batch_size`` below is the *per-rank* batch b; the global batch is ``B = b·N`` for N ranks.
+:func:`shard` lays the samples out so that, with ``shuffle=False``, step g of an epoch on N ranks sees
+exactly the B samples that step g of a single process with batch B sees: rank r of global batch g holds
+rows ``g·B + r·b + i`` (i < b). The last, partial global batch of L samples is split in N equal parts
+(L/N rows each); the last ``n mod N`` samples (at most N−1) are left out so that every rank has the same
+number of samples and hence of mini-batches (a rank with one step fewer would leave the others waiting
+in the allreduce). The gradient of a batch being the mean over its samples, the mean over the ranks of
+their local means is the global batch's gradient: N-rank training equals single-process training on
+``X[:n - n mod N]`` with batch B up to floating-point round-off (the summation order differs).
+This holds for every loss whose gradient is a mean over samples, plus weight decay; the sparse
+autoencoder's KL penalty depends on the batch-mean activation, so there it holds only approximately.
+
+Shuffling. Each rank shuffles its own shard every epoch with the network's seeded shuffle — the same seed
+on every rank (the estimators broadcast rank 0's seeds) — so an epoch still uses every sample exactly
+once, but a global batch then mixes N random local batches instead of being a random batch of a single
+process's permutation: with ``shuffle=True`` the trajectory differs from the single-process one (it is
+as good statistically, but not equal). Equality with one process holds for ``shuffle=False``.
+
+Parameters stay identical across ranks because every rank applies the same averaged gradient; this relies
+on the MPI library returning the same allreduce result on every rank (MPICH and Open MPI do for
+floating-point sums with their default algorithms, but MPI does not strictly guarantee it);
+:func:`broadcast_parameters` resynchronises from one rank if in doubt.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+#: Environment variables set by common MPI launchers (MPICH/Hydra, Intel MPI, Open MPI, PMIx, Slurm's PMI).
+_LAUNCHER_VARIABLES = ("PMI_SIZE", "PMI_RANK", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS")
+
+
+def _mpi():
+    """The ``mpi4py.MPI`` module, imported on first use."""
+    try:
+        from mpi4py import MPI
+    except ImportError as exc:
+        raise ImportError("data-parallel training needs mpi4py and an MPI library: "
+                          "pip install fastmlp[mpi]") from exc
+    return MPI
+
+
+def launched_world():
+    """``MPI.COMM_WORLD`` if this process was started by an MPI launcher with more than one rank and mpi4py
+    is installed, else None. mpi4py (and MPI) is not even imported unless a launcher's environment
+    variables are present, so a plain ``python`` run never initialises MPI."""
+    if not any(name in os.environ for name in _LAUNCHER_VARIABLES):
+        return None
+    try:
+        from mpi4py import MPI
+    except ImportError:
+        return None
+    world = MPI.COMM_WORLD
+    return world if world.Get_size() > 1 else None
+
+
+def shard_indices(n_samples, batch_size, rank, size):
+    """The rows of ``n_samples`` that rank ``rank`` of ``size`` trains on, for a per-rank batch
+    ``batch_size`` (global batch ``batch_size·size``); see the module docstring for the layout.
+    Every rank gets the same number of rows; the last ``n_samples mod size`` rows go to nobody."""
+    n_samples, b, rank, size = int(n_samples), int(batch_size), int(rank), int(size)
+    if b < 1 or size < 1 or not 0 <= rank < size:
+        raise ValueError(f"need batch_size >= 1 and 0 <= rank < size, got {batch_size}, {rank}, {size}")
+    n_used = n_samples - n_samples % size
+    if n_used < size:
+        raise ValueError(f"{n_samples} samples cannot be shared by {size} ranks (at least one each)")
+    global_batch = b * size
+    n_full, tail = divmod(n_used, global_batch)
+    full = (np.arange(n_full)[:, None] * global_batch + rank * b + np.arange(b)[None, :]).reshape(-1)
+    per_rank_tail = tail // size
+    last = n_full * global_batch + rank * per_rank_tail + np.arange(per_rank_tail)
+    return np.concatenate([full, last]).astype(np.intp)
+
+
+def shard(X, y, comm, batch_size):
+    """This rank's shard ``(X[rows], y[rows])`` (copies; ``y`` may be None) for the per-rank batch
+    ``batch_size``. Only the shard's rows are read, so ``X`` may be a memory-mapped array
+    (``np.load(path, mmap_mode="r")``) that would not fit in memory whole."""
+    rows = shard_indices(len(X), batch_size, comm.Get_rank(), comm.Get_size())
+    return np.ascontiguousarray(X[rows]), None if y is None else np.ascontiguousarray(np.asarray(y)[rows])
+
+
+def allreduce_gradients_hook(comm):
+    """A ``gradient_hook`` for :meth:`fastmlp.Network.train_epoch`: sums the flat gradient buffer (float32
+    or float64) over ``comm`` in place with one ``Allreduce`` and divides it by the number of ranks."""
+    MPI = _mpi()
+    size = comm.Get_size()
+
+    def average_gradients(grad):
+        comm.Allreduce(MPI.IN_PLACE, grad, op=MPI.SUM)
+        if size > 1:
+            grad /= size
+
+    return average_gradients
+
+
+def global_mean_loss(loss, n_samples, comm):
+    """The mean over all ranks' samples of a per-rank mean ``loss`` over ``n_samples`` (one allreduce)."""
+    MPI = _mpi()
+    totals = np.array([float(loss) * n_samples, float(n_samples)])
+    comm.Allreduce(MPI.IN_PLACE, totals, op=MPI.SUM)
+    return float(totals[0] / totals[1])
+
+
+def check_same_samples(n_samples, comm):
+    """ValueError, raised on every rank alike, unless all ranks hold the same number of samples."""
+    counts = comm.allgather(int(n_samples))
+    if len(set(counts)) > 1:
+        raise ValueError(f"data-parallel training needs the same number of samples on every rank (else the "
+                         f"ranks take different numbers of steps); got {counts}: use fastmlp.distributed.shard")
+
+
+def broadcast_parameters(network, comm, root=0):
+    """Copy ``root``'s parameters to the network of every rank (one ``Bcast``)."""
+    theta = network.get_flat()
+    comm.Bcast(theta, root=root)
+    network.set_flat(theta)
+
+
+def train_epoch(network, X, Y, batch_size, comm, **options):
+    """One data-parallel epoch of :meth:`fastmlp.Network.train_epoch` on this rank's shard (X, Y) with
+    per-rank ``batch_size``; returns the loss averaged over all ranks' samples. ``options`` are passed on
+    (optimizer, learning_rate, shuffle, ...). Every rank must call it with the same number of samples."""
+    loss = network.train_epoch(X, Y, batch_size, gradient_hook=allreduce_gradients_hook(comm), **options)
+    return global_mean_loss(loss, len(X), comm)

@@ -1,0 +1,159 @@
+"""Data-parallel training over MPI (``fastmlp.distributed``): two ranks under ``mpiexec -n 2`` must end with
+the weights of one process trained with the same global batch (shuffle=False), on the shipped MNIST sample.
+
+Skipped when mpi4py or ``mpiexec`` is missing (``pip install fastmlp[mpi]``).
+"""
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+pytest.importorskip("mpi4py")
+MPIEXEC = shutil.which("mpiexec")
+pytestmark = pytest.mark.skipif(MPIEXEC is None, reason="no mpiexec on PATH (pip install fastmlp[mpi])")
+
+import fastmlp  # noqa: E402
+from fastmlp import distributed  # noqa: E402
+from fastmlp.datasets import load_mnist  # noqa: E402
+
+N_SAMPLES, LOCAL_BATCH, N_RANKS, EPOCHS = 2048, 32, 2, 3
+GLOBAL_BATCH = LOCAL_BATCH * N_RANKS
+
+PREAMBLE = """\
+import sys
+import numpy as np
+from mpi4py import MPI
+import fastmlp
+from fastmlp import distributed
+from fastmlp.datasets import load_mnist
+
+comm = MPI.COMM_WORLD
+X, y = load_mnist("train", sample=True)
+X, y = distributed.shard(X[:{n}].astype(np.float64), y[:{n}], comm, {b})
+"""
+
+
+def run_mpi(tmp_path, body, *args):
+    script = tmp_path / "job.py"
+    script.write_text(PREAMBLE.format(n=N_SAMPLES, b=LOCAL_BATCH) + textwrap.dedent(body))
+    return run_command([sys.executable, str(script), *map(str, args)], tmp_path)
+
+
+def run_command(command, cwd):
+    # one thread per rank: the two ranks share this machine's cores
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    done = subprocess.run([MPIEXEC, "-n", str(N_RANKS), *command], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, f"mpiexec failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+def single_process_data():
+    X, y = load_mnist("train", sample=True)
+    return X[:N_SAMPLES].astype(np.float64), y[:N_SAMPLES]
+
+
+def check_ranks_agree(tmp_path):
+    thetas = [np.load(tmp_path / f"theta{rank}.npy") for rank in range(N_RANKS)]
+    for theta in thetas[1:]:
+        np.testing.assert_array_equal(theta, thetas[0])  # every rank took the same steps
+    return thetas[0]
+
+
+def test_shard_layout_matches_global_batches():
+    for n, b, size in [(2048, 32, 2), (1000, 7, 3), (10, 4, 4), (5, 100, 2)]:
+        shards = [distributed.shard_indices(n, b, r, size) for r in range(size)]
+        assert len({len(s) for s in shards}) == 1
+        covered = np.sort(np.concatenate(shards))
+        np.testing.assert_array_equal(covered, np.arange(n - n % size))  # each sample once, ≤ size-1 left out
+        local_n = len(shards[0])
+        for first in range(0, local_n, b):  # local batch k of every rank = global batch k, in rank order
+            together = np.concatenate([s[first:first + b] for s in shards])
+            np.testing.assert_array_equal(together, np.arange(len(together)) + first * size)
+
+
+def test_network_train_epoch_equals_single_process(tmp_path):
+    run_mpi(tmp_path, f"""
+        net = fastmlp.Network((784, 32, 10), dtype="float64", seed=7)
+        losses = [distributed.train_epoch(net, X, y, {LOCAL_BATCH}, comm, optimizer="sgd", learning_rate=0.1,
+                                          shuffle=False) for _ in range({EPOCHS})]
+        np.save(f"theta{{comm.rank}}.npy", net.get_flat())
+        np.save(f"loss{{comm.rank}}.npy", np.array(losses))
+        """)
+    theta = check_ranks_agree(tmp_path)
+    X, y = single_process_data()
+    net = fastmlp.Network((784, 32, 10), dtype="float64", seed=7)
+    losses = [net.train_epoch(X, y, GLOBAL_BATCH, optimizer="sgd", learning_rate=0.1, shuffle=False)
+              for _ in range(EPOCHS)]
+    assert not np.allclose(theta, fastmlp.Network((784, 32, 10), dtype="float64", seed=7).get_flat())
+    np.testing.assert_allclose(theta, net.get_flat(), rtol=1e-10, atol=1e-13)
+    for rank in range(N_RANKS):  # every rank reports the loss over all samples
+        np.testing.assert_allclose(np.load(tmp_path / f"loss{rank}.npy"), losses, rtol=1e-10)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "momentum"])
+def test_mlp_classifier_fit_with_comm_equals_single_process(tmp_path, solver):
+    kwargs = dict(hidden_layer_sizes=(32,), solver=solver, learning_rate=0.05, max_epochs=EPOCHS,
+                  shuffle=False, dtype="float64", random_state=3, tol=0.0, n_iter_no_change=EPOCHS + 1)
+    run_mpi(tmp_path, f"""
+        clf = fastmlp.MLPClassifier(batch_size={LOCAL_BATCH}, **{kwargs!r}).fit(X, y, comm=comm)
+        np.save(f"theta{{comm.rank}}.npy", clf.network_.get_flat())
+        np.save(f"loss{{comm.rank}}.npy", np.array(clf.loss_curve_))
+        """)
+    theta = check_ranks_agree(tmp_path)
+    X, y = single_process_data()
+    clf = fastmlp.MLPClassifier(batch_size=GLOBAL_BATCH, **kwargs).fit(X, y)
+    np.testing.assert_allclose(theta, clf.network_.get_flat(), rtol=1e-10, atol=1e-13)
+    for rank in range(N_RANKS):
+        np.testing.assert_allclose(np.load(tmp_path / f"loss{rank}.npy"), clf.loss_curve_, rtol=1e-10)
+
+
+def test_shuffled_fit_keeps_ranks_in_step_without_a_seed(tmp_path):
+    # random_state=None: rank 0's seeds are broadcast, so the ranks start and stay identical
+    run_mpi(tmp_path, """
+        clf = fastmlp.MLPClassifier((16,), solver="adam", batch_size=64, max_epochs=2, dtype="float64")
+        clf.fit(X, y, comm=comm)
+        np.save(f"theta{comm.rank}.npy", clf.network_.get_flat())
+        assert list(clf.classes_) == list(range(10))
+        """)
+    check_ranks_agree(tmp_path)
+
+
+def test_lbfgs_and_early_stopping_refuse_comm(tmp_path):
+    run_mpi(tmp_path, """
+        for kwargs in ({"solver": "lbfgs"}, {"early_stopping": True}):
+            try:
+                fastmlp.MLPClassifier((8,), **kwargs).fit(X, y, comm=comm)
+            except ValueError as exc:
+                assert "comm" in str(exc), exc
+            else:
+                raise AssertionError(f"{kwargs} accepted with comm")
+        """)
+
+
+def test_cli_train_under_mpiexec_writes_one_model(tmp_path):
+    done = run_command([sys.executable, "-m", "fastmlp", "train", "--model", "mlp", "--hidden", "32", "--sample",
+                        "--epochs", "2", "--out", "m.npz"], tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]
+    assert done.stdout.count("Saved to m.npz") == 1, done.stdout
+    model = fastmlp.load(tmp_path / "m.npz")
+    assert model.n_iter_ == 2
+    X, y = load_mnist("test", sample=True)
+    assert model.score(X, y) > 0.5
+
+
+def test_missing_mpi4py_gives_install_hint(monkeypatch):
+    monkeypatch.setitem(sys.modules, "mpi4py", None)
+    with pytest.raises(ImportError, match=r"pip install fastmlp\[mpi\]"):
+        distributed.allreduce_gradients_hook(object())
+
+
+def test_no_launcher_means_no_mpi(monkeypatch):
+    for name in distributed._LAUNCHER_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setitem(sys.modules, "mpi4py", None)  # would fail if it were imported
+    assert distributed.launched_world() is None
