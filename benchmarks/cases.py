@@ -193,3 +193,10 @@ def load_mnist_train(data_dir):
     labels = read_idx_gz(d / MNIST_FILES[1])
     X = np.ascontiguousarray(images.reshape(images.shape[0], -1), dtype=np.float32) / np.float32(255)
     return X, labels.astype(np.int32)
+
+
+def epoch_data(case, data_dir):
+    """(X, y) of an MLP-epoch case: the seeded random set, or the MNIST training images."""
+    if case.kind == "mlp_epoch":
+        return mlp_data(case.params["n_samples"])
+    return load_mnist_train(data_dir)

@@ -12,10 +12,7 @@ def network_work(network_cls, case, data_dir, make_work):
     any other case kind."""
     p = case.params
     if case.kind in ("mlp_epoch", "mnist_epoch"):
-        if case.kind == "mlp_epoch":
-            X, y = C.mlp_data(p["n_samples"])
-        else:
-            X, y = C.load_mnist_train(data_dir)
+        X, y = C.epoch_data(case, data_dir)
         net = network_cls([C.N_INPUT, p["hidden"], C.N_CLASSES], hidden_activation="sigmoid",
                           output="softmax", seed=C.SEED)
         b, lr = p["batch_size"], p["learning_rate"]

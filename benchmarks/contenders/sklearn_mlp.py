@@ -40,10 +40,7 @@ def _classifier(hidden, batch_size, lr):
 def setup(case, threads, data_dir=None):
     p = case.params
     if case.kind in ("mlp_epoch", "mnist_epoch"):
-        if case.kind == "mlp_epoch":
-            X, y = C.mlp_data(p["n_samples"])
-        else:
-            X, y = C.load_mnist_train(data_dir)
+        X, y = C.epoch_data(case, data_dir)
         clf = _classifier(p["hidden"], p["batch_size"], p["learning_rate"])
         classes = np.arange(C.N_CLASSES)
         state = {"first": True}

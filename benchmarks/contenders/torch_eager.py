@@ -68,10 +68,7 @@ def setup(case, threads, data_dir=None):
                 return F.linear(X, W, b)          # GEMM + bias, like the fastmlp forward
         return Work(run)
     if case.kind in ("mlp_epoch", "mnist_epoch"):
-        if case.kind == "mlp_epoch":
-            Xn, yn = C.mlp_data(p["n_samples"])
-        else:
-            Xn, yn = C.load_mnist_train(data_dir)
+        Xn, yn = C.epoch_data(case, data_dir)
         X, y = torch.from_numpy(Xn), torch.from_numpy(yn.astype("int64"))
         model = _mlp(torch, p["hidden"], C.SEED)
         run = _epoch_fn(torch, model, X, y, p["batch_size"], p["learning_rate"], C.SEED)

@@ -70,6 +70,11 @@ TRAINING_PARAMETERS_DOC = """\
         hyper-parameters in between is an error; changing others restarts the optimizer state.
 """
 
+CLASSIFIER_ATTRIBUTES_DOC = """\
+    classes_ : ndarray (n_classes,)
+        The sorted class labels; column k of ``predict_proba`` belongs to ``classes_[k]``.
+"""
+
 FITTED_ATTRIBUTES_DOC = """\
     n_features_in_ : int
     n_iter_ : int

@@ -7,7 +7,7 @@ import numpy as np
 
 from .._params import HIDDEN_ACTIVATIONS
 from . import _checks as checks
-from ._base import FITTED_ATTRIBUTES_DOC, TRAINING_PARAMETERS_DOC
+from ._base import CLASSIFIER_ATTRIBUTES_DOC, FITTED_ATTRIBUTES_DOC, TRAINING_PARAMETERS_DOC
 from ._classifier import BaseNetworkClassifier
 
 
@@ -27,9 +27,7 @@ class MLPClassifier(BaseNetworkClassifier):
 {TRAINING_PARAMETERS_DOC}
     Attributes
     ----------
-    classes_ : ndarray (n_classes,)
-        The sorted class labels; column k of ``predict_proba`` belongs to ``classes_[k]``.
-{FITTED_ATTRIBUTES_DOC}
+{CLASSIFIER_ATTRIBUTES_DOC}{FITTED_ATTRIBUTES_DOC}
     Examples
     --------
     >>> from fastmlp import MLPClassifier

@@ -2,7 +2,7 @@
 layers (``Network([n_features, n_classes], output="softmax")``)."""
 from __future__ import annotations
 
-from ._base import FITTED_ATTRIBUTES_DOC, TRAINING_PARAMETERS_DOC
+from ._base import CLASSIFIER_ATTRIBUTES_DOC, FITTED_ATTRIBUTES_DOC, TRAINING_PARAMETERS_DOC
 from ._classifier import BaseNetworkClassifier
 
 
@@ -17,9 +17,7 @@ class SoftmaxRegression(BaseNetworkClassifier):
 {TRAINING_PARAMETERS_DOC}
     Attributes
     ----------
-    classes_ : ndarray (n_classes,)
-        The sorted class labels; column k of ``predict_proba`` belongs to ``classes_[k]``.
-{FITTED_ATTRIBUTES_DOC}
+{CLASSIFIER_ATTRIBUTES_DOC}{FITTED_ATTRIBUTES_DOC}
     Examples
     --------
     >>> from fastmlp import SoftmaxRegression
