@@ -157,3 +157,19 @@ def test_no_launcher_means_no_mpi(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setitem(sys.modules, "mpi4py", None)  # would fail if it were imported
     assert distributed.launched_world() is None
+
+
+def test_mpi_scaling_benchmark_smoke_run(tmp_path):
+    """benchmarks/mpi_scaling.py --quick: samples/s for 1 rank × 2 threads, 1 × 1 and 2 ranks × 1 (no timing
+    assertion, only that every configuration ran and reported its communication volume)."""
+    import json
+    from pathlib import Path
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "mpi_scaling.py"
+    out = tmp_path / "scaling.json"
+    subprocess.run([sys.executable, str(script), "--quick", "--json", str(out)], check=True, capture_output=True,
+                   text=True, timeout=300)
+    rows = json.loads(out.read_text())["rows"]
+    assert [(r["ranks"], r["threads_per_rank"]) for r in rows] == [(1, 2), (1, 1), (2, 1)]
+    for r in rows:
+        assert r["samples_per_second"] > 0 and r["bytes_per_step"] == 4 * r["n_parameters"]
+    assert rows[2]["allreduce_seconds"] > 0
