@@ -2,6 +2,7 @@
 cannot take raises TypeError/ValueError naming the argument and saying what was expected."""
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -32,6 +33,11 @@ def _converted(arr, dtype, name):
 
 def as_float_array(X, dtype, name="X", ndim=2):
     """X as a C-contiguous array of ``dtype`` (a copy only when X is not one already), finite and non-empty."""
+    if (type(X) is np.ndarray and X.dtype == dtype and X.ndim == ndim and X.size and X.flags.c_contiguous
+            and X.flags.aligned):  # already what the core takes: only the finiteness check remains
+        if not np.isfinite(X).all():
+            raise ValueError(f"{name} contains NaN or infinity")
+        return X
     arr = _as_array(X, name)
     _kind_check(arr, name)
     if arr.ndim != ndim:
@@ -79,7 +85,9 @@ def check_positive_int(value, name, minimum=1):
 
 def check_real(value, name, low=None, high=None, low_open=False, high_open=True):
     """A finite real number within [low, high) (bounds optional; open/closed as given)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+    if type(value) is not float and (isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real)):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
     if low is not None and (value < low or (low_open and value == low)):
         raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}")
