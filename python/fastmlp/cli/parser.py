@@ -102,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     from ..study.parts import PARTS
     from .info import _cmd_info
     from .study import _cmd_study
+    from .sweep import _cmd_sweep, _list_of
     from .train import _cmd_evaluate, _cmd_train
 
     defaults = StudyConfig()
@@ -146,6 +147,42 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--batch-size", type=_positive_int, default=defaults.batch_size, metavar="N",
                        help=f"mini-batch size of all training (default: {defaults.batch_size})")
     study.set_defaults(handler=_cmd_study, parser=study)
+
+    # -- sweep
+    sweep = commands.add_parser(
+        "sweep", parents=[_data_options(with_sample_note=" (plain `fastmlp sweep` falls back to it too when "
+                                                          "MNIST can be neither found nor downloaded)"), common],
+        help="run a grid of feature-study settings in parallel processes; one table of results",
+        description="Run the features part of the study (no figures) for every combination of the grid "
+                    "options, each run in a process of its own with one thread, at most --jobs at a time. "
+                    "Writes sweep.csv, sweep.md and sweep.json (settings, final test accuracies of the four "
+                    "classifiers, seconds, status) into --out. A run that fails or whose process dies is "
+                    "reported as 'failed: <reason>' and the others complete; the exit code is then 1.",
+        epilog="Grid options take comma-separated values. Example: fastmlp sweep --sample --quick "
+               "--hidden 64,196 --sparsity-weight 0,0.1,1 --jobs 4")
+    sweep.add_argument("--out", default="fastmlp-sweep", metavar="DIR",
+                       help="folder to write into (created if needed; default: fastmlp-sweep)")
+    sweep.add_argument("--jobs", type=_positive_int, default=2, metavar="N",
+                       help="runs at a time, each a process with one thread (default: 2)")
+    sweep.add_argument("--quick", action="store_true",
+                       help=f"{QUICK['epochs']} epochs ({QUICK['ae_epochs']} for the autoencoders) unless --epochs is given")
+    grid = sweep.add_argument_group("grid (comma-separated values; every combination is one run)")
+    grid.add_argument("--hidden", type=_list_of(_positive_int, "positive integers"), default=[defaults.hidden],
+                      metavar="N[,N...]", help=f"hidden units (default: {defaults.hidden})")
+    grid.add_argument("--sparsity-weight", type=_list_of(_nonnegative, "numbers >= 0"),
+                      default=[defaults.sparsity_weight], metavar="λ[,λ...]",
+                      help=f"KL weight λ of the sparse autoencoder (default: {defaults.sparsity_weight:g})")
+    grid.add_argument("--sparsity-target", type=_list_of(_fraction, "numbers strictly between 0 and 1"),
+                      default=[defaults.sparsity_target], metavar="α[,α...]",
+                      help=f"target mean activation α (default: {defaults.sparsity_target:g})")
+    grid.add_argument("--epochs", type=_list_of(_positive_int, "positive integers"), metavar="N[,N...]",
+                      help=f"epochs of every classifier and autoencoder (default: {defaults.epochs}; "
+                           f"--quick: {QUICK['epochs']})")
+    grid.add_argument("--seed", type=_list_of(int, "integers"), default=[defaults.seed], metavar="S[,S...]",
+                      help=f"random seeds (default: {defaults.seed})")
+    sweep.add_argument("--batch-size", type=_positive_int, default=defaults.batch_size, metavar="N",
+                       help=f"mini-batch size of all training (default: {defaults.batch_size})")
+    sweep.set_defaults(handler=_cmd_sweep, parser=sweep)
 
     # -- train
     train = commands.add_parser(
