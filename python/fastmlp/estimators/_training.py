@@ -9,8 +9,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from ._exceptions import TrainingDivergedError
 
 
@@ -95,10 +93,6 @@ class EpochMonitor:
             self.network.set_flat(self.best_params)
 
 
-def all_finite(network):
-    return all(np.isfinite(a).all() for a in (*network.weights, *network.biases))
-
-
 def diverged(estimator, options, cause=None):
     """The :class:`TrainingDivergedError` for the epoch (L-BFGS iteration) after the last recorded one."""
     step = "iteration" if options.solver == "lbfgs" else "epoch"
@@ -113,8 +107,8 @@ def diverged(estimator, options, cause=None):
 
 def train_epoch(estimator, network, X, T, options, batch_size):
     """One native epoch, all or nothing: on a NaN/inf loss, on parameters that overflowed while the loss
-    stayed finite (the update after the last loss evaluation), or on a KeyboardInterrupt, the parameters
-    go back to those from before the epoch, so they always match the recorded history. Divergence
+    stayed finite (the update after the last loss evaluation; the core checks both and restores the epoch's
+    start), or on a KeyboardInterrupt, the parameters go back to those from before the epoch, so they always match the recorded history. Divergence
     raises :class:`TrainingDivergedError` naming the epoch."""
     snapshot = network.get_flat()  # O(n_parameters), small next to the epoch's O(n_samples·n_parameters)
     kwargs = dict(optimizer=options.optimizer, learning_rate=options.learning_rate, momentum=options.momentum,
@@ -126,10 +120,8 @@ def train_epoch(estimator, network, X, T, options, batch_size):
             from .. import distributed
 
             loss = distributed.train_epoch(network, X, T, batch_size, options.comm, **kwargs)
-        if all_finite(network):
-            return loss
-        cause = None
-    except FloatingPointError as exc:
+        return loss
+    except FloatingPointError as exc:  # the core restored the epoch's start and says why
         cause = exc
     except KeyboardInterrupt:
         # Ctrl-C can surface just after a finished native epoch (e.g. a one-batch epoch); undo that epoch
