@@ -3,11 +3,13 @@ the weights of one process trained with the same global batch (shuffle=False), o
 
 Skipped when mpi4py or ``mpiexec`` is missing (``pip install fastmlp[mpi]``).
 """
+import json
 import os
 import shutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -43,12 +45,13 @@ def run_mpi(tmp_path, body, *args):
     return run_command([sys.executable, str(script), *map(str, args)], tmp_path)
 
 
-def run_command(command, cwd):
+def run_command(command, cwd, expect_success=True, **env):
     # one thread per rank: the two ranks share this machine's cores
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", **env)
     done = subprocess.run([MPIEXEC, "-n", str(N_RANKS), *command], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=120)
-    assert done.returncode == 0, f"mpiexec failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
+    if expect_success:
+        assert done.returncode == 0, f"mpiexec failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
     return done
 
 
@@ -144,6 +147,75 @@ def test_cli_train_under_mpiexec_writes_one_model(tmp_path):
     assert model.n_iter_ == 2
     X, y = load_mnist("test", sample=True)
     assert model.score(X, y) > 0.5
+
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+COUNTING_CLI = """\
+import json, sys
+from mpi4py import MPI
+from fastmlp import cli
+from fastmlp.datasets import cache, mnist
+whole, rows = [], []
+read_idx, read_rows = cache.read_idx, mnist.read_idx_rows_cached
+cache.read_idx = lambda path: whole.append(str(path)) or read_idx(path)
+mnist.read_idx_rows_cached = lambda path, r, **kw: rows.append(len(r)) or read_rows(path, r, **kw)
+code = cli.main(sys.argv[1:])
+with open(f"reads{MPI.COMM_WORLD.rank}.json", "w") as f:
+    json.dump({"whole_files": whole, "rows": rows, "code": code}, f)
+sys.exit(code)
+"""
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "mnist").is_dir(), reason=f"official MNIST not in {SHARED_DATA}")
+def test_cli_train_under_mpiexec_reads_only_each_ranks_shard(tmp_path):
+    (tmp_path / "cli.py").write_text(COUNTING_CLI)
+    command = [sys.executable, "cli.py", "train", "--model", "softmax", "--data-dir", str(SHARED_DATA), "--split",
+               "train", "--epochs", "1", "--batch-size", "50", "--no-download", "--out", "m.npz"]
+    for attempt in ("cache built by rank 0", "cache already valid"):
+        done = run_command(command, tmp_path, XDG_CACHE_HOME=str(tmp_path / "cache"))
+        assert "on 2 MPI ranks (30,000 images each" in done.stderr + done.stdout, attempt
+        reads = [json.loads((tmp_path / f"reads{rank}.json").read_text()) for rank in range(N_RANKS)]
+        # rank 0 decodes the two IDX files once to build the array cache; after that nobody reads a whole file
+        assert len(reads[0]["whole_files"]) == (2 if attempt == "cache built by rank 0" else 0), reads[0]
+        assert reads[1]["whole_files"] == [], reads[1]
+        for rank_reads in reads:  # each rank then reads its 30,000 images and labels (rank 0 also 0 rows first)
+            assert rank_reads["code"] == 0 and [n for n in rank_reads["rows"] if n] == [30000, 30000], rank_reads
+    model = fastmlp.load(tmp_path / "m.npz")
+    X, y = load_mnist("test", data_dir=SHARED_DATA, download=False)
+    assert model.score(X, y) > 0.85
+
+
+def test_an_error_on_one_rank_aborts_the_whole_job(tmp_path):
+    # rank 1 fails before training; without the abort rank 0 would wait in its first allreduce forever
+    (tmp_path / "cli.py").write_text(textwrap.dedent("""\
+        import sys
+        from mpi4py import MPI
+        import fastmlp
+        from fastmlp import cli
+        if MPI.COMM_WORLD.rank == 1:
+            def broken_fit(self, *args, **kwargs):
+                raise RuntimeError("injected failure on rank 1")
+            fastmlp.MLPClassifier.fit = broken_fit
+        sys.exit(cli.main(sys.argv[1:]))
+        """))
+    done = run_command([sys.executable, "cli.py", "train", "--model", "mlp", "--hidden", "8", "--sample",
+                        "--epochs", "50", "--out", "m.npz"], tmp_path, expect_success=False)
+    assert done.returncode != 0
+    assert "injected failure on rank 1" in done.stderr
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_sweep_under_mpiexec_deals_runs_to_ranks_and_isolates_a_crash(tmp_path):
+    from fastmlp.study.sweep import CRASH_ENV
+    done = run_command([sys.executable, "-m", "fastmlp", "sweep", "--sample", "--quick", "--epochs", "1", "--hidden",
+                        "8,12,16", "--quiet", "--out", "out"], tmp_path, expect_success=False, **{CRASH_ENV: "1"})
+    assert done.returncode == 1, done.stderr  # run 1 (on rank 1) crashed; the job itself completed
+    document = json.loads((tmp_path / "out" / "sweep.json").read_text())
+    assert document["mpi_ranks"] == 2 and document["jobs"] == 1
+    assert [r["hidden"] for r in document["runs"]] == [8, 12, 16]
+    assert [r["status"] == "ok" for r in document["runs"]] == [True, False, True]
+    assert "died" in document["runs"][1]["status"]
+    assert done.stdout.count("runs succeeded") == 1  # one table, written by rank 0
 
 
 def test_missing_mpi4py_gives_install_hint(monkeypatch):

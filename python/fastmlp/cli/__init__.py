@@ -9,7 +9,8 @@ Subcommands::
     fastmlp info
 
 Errors are one line on stderr (``--debug`` shows the traceback instead); the exit code is 1 for errors
-while running and 2 for bad arguments. Progress goes to stderr (tqdm bars when tqdm is installed),
+while running and 2 for bad arguments. Under ``mpiexec`` an error on one rank aborts the whole MPI job
+(the other ranks would otherwise wait forever in the next collective call). Progress goes to stderr (tqdm bars when tqdm is installed),
 results to stdout; ``--quiet`` turns progress off.
 """
 from __future__ import annotations
@@ -21,6 +22,17 @@ from .errors import _one_line
 from .parser import PROG, build_parser
 
 __all__ = ["main", "build_parser"]
+
+
+def _abort_other_ranks(code):
+    """Under mpiexec with several ranks, end the whole MPI job with ``code``: the other ranks may be
+    waiting in a collective call (allreduce, barrier) that this rank will never join. mpi4py's own
+    ``python -m mpi4py`` runner does the same for uncaught exceptions. Nothing happens outside MPI."""
+    MPI = sys.modules.get("mpi4py.MPI")  # never imported here: only if a command already uses MPI
+    if MPI is not None and MPI.Is_initialized() and not MPI.Is_finalized() and MPI.COMM_WORLD.Get_size() > 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        MPI.COMM_WORLD.Abort(code)
 
 
 def main(argv=None) -> int:
@@ -42,12 +54,14 @@ def main(argv=None) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
+        _abort_other_ranks(130)
         return 130
     except Exception as exc:  # noqa: BLE001 - every error becomes one line (or a traceback with --debug)
         if getattr(args, "debug", False):
             traceback.print_exc()
         else:
             print(f"{PROG} {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        _abort_other_ranks(1)
         return 1
     finally:
         if restore_threads is not None:

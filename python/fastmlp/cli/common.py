@@ -25,11 +25,30 @@ def _locate(args, reporter, allow_sample):
     return source
 
 
-def _load_split(source, split):
+def _load_split(source, split, rows=None):
     from .. import datasets
 
     loader = datasets.load_fashion_mnist if source.name == "fashion-mnist" else datasets.load_mnist
-    return loader(split, source=source)
+    return loader(split, source=source, rows=rows)
+
+
+def _load_shard(args, reporter, comm):
+    """``(source, n_images, X, y)`` for ``args.split`` where this MPI rank holds only its shard. Rank 0
+    first finds (or downloads) the data and builds the array cache; then every rank reads just its rows
+    from the cache, so the data is decoded once, not once per rank."""
+    from ..datasets import split_length
+    from ..distributed import shard_indices
+
+    rank = comm.Get_rank()
+    if rank == 0:
+        source = _locate(args, reporter, allow_sample=True)
+        _load_split(source, args.split, rows=slice(0, 0))  # builds the cache if it is missing or stale
+    comm.Barrier()  # (an error on rank 0 aborts the job instead: see cli.main)
+    if rank != 0:
+        source = _locate(args, reporter, allow_sample=True)
+    n_images = split_length(source, args.split)
+    rows = shard_indices(n_images, args.batch_size, rank, comm.Get_size())
+    return (source, n_images, *_load_split(source, args.split, rows=rows))
 
 
 def _set_threads(args):

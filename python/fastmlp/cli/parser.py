@@ -159,11 +159,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "classifiers, seconds, status) into --out. A run that fails or whose process dies is "
                     "reported as 'failed: <reason>' and the others complete; the exit code is then 1.",
         epilog="Grid options take comma-separated values. Example: fastmlp sweep --sample --quick "
-               "--hidden 64,196 --sparsity-weight 0,0.1,1 --jobs 4")
+               "--hidden 64,196 --sparsity-weight 0,0.1,1 --jobs 4. Under mpiexec -n N the runs are dealt out to "
+               "the N ranks and rank 0 writes the table.")
     sweep.add_argument("--out", default="fastmlp-sweep", metavar="DIR",
                        help="folder to write into (created if needed; default: fastmlp-sweep)")
-    sweep.add_argument("--jobs", type=_positive_int, default=2, metavar="N",
-                       help="runs at a time, each a process with one thread (default: 2)")
+    sweep.add_argument("--jobs", type=_positive_int, default=None, metavar="N",
+                       help="runs at a time, each a process with one thread (default: 2; under mpiexec, "
+                            "runs at a time per MPI rank, default 1)")
     sweep.add_argument("--quick", action="store_true",
                        help=f"{QUICK['epochs']} epochs ({QUICK['ae_epochs']} for the autoencoders) unless --epochs is given")
     grid = sweep.add_argument_group("grid (comma-separated values; every combination is one run)")

@@ -5,7 +5,7 @@ import json
 import os
 import time
 
-from .common import _check_data_args, _load_split, _locate, _mpi_world, _reporter, _set_threads
+from .common import _check_data_args, _load_shard, _load_split, _locate, _mpi_world, _reporter, _set_threads
 from .errors import CommandError
 from .parser import TUNED_LEARNING_RATES
 
@@ -69,13 +69,12 @@ def _cmd_train(args, argv):
     if not rank0:
         args.quiet = True
     reporter = _reporter(args)
-    source = _locate(args, reporter, allow_sample=True)
-    X, y = _load_split(source, args.split)
-    n_images = len(X)
-    if comm is not None:
-        from ..distributed import shard
-
-        X, y = shard(X, y, comm, args.batch_size)  # keep only this rank's rows
+    if comm is None:
+        source = _locate(args, reporter, allow_sample=True)
+        X, y = _load_split(source, args.split)
+        n_images = len(X)
+    else:  # each rank reads only its shard of the split
+        source, n_images, X, y = _load_shard(args, reporter, comm)
     validation = _load_split(source, "validation") if args.split == "train55k" and rank0 else None
     reporter.message(f"Training {args.model} on {n_images:,} images ({args.split}) of the {source.description}"
                      + ("." if comm is None else f" on {comm.Get_size()} MPI ranks ({len(X):,} images each, "

@@ -6,6 +6,7 @@ Quick reference (details in each function's docstring)::
     X, y = load_mnist("test", dtype="uint8", flatten=False)   # (10000, 28, 28) uint8
     splits = load_mnist_splits()               # {"train55k", "validation", "test"}: 55k / 5k / 10k
     X, y = load_mnist("train", sample=True)    # shipped sample: 6,000 train / 1,000 test images
+    X, y = load_mnist("train", rows=np.arange(0, 60000, 4))   # only these rows are read (once cached)
     source = locate_dataset("mnist", allow_sample=True)   # what a load would use
     print(source.description)                  # "full MNIST from ..." / "shipped MNIST sample (...)"
     X, y = load_mnist("train", source=source)
@@ -35,6 +36,7 @@ from .mnist import (
     load_fashion_mnist_splits,
     load_mnist,
     load_mnist_splits,
+    split_length,
 )
 
 __all__ = [
@@ -57,6 +59,7 @@ __all__ = [
     "parity",
     "read_idx",
     "sinusoid",
+    "split_length",
     "user_cache_dir",
     "xor",
 ]

@@ -1,7 +1,9 @@
 """The user cache directory, and the array cache that makes repeated loads of IDX files fast.
 
 Decompressing and parsing the 60,000 MNIST training images takes about half a second; loading the
-same array from an uncompressed ``.npz`` takes a fraction of that. The array cache lives in the user
+same array from an uncompressed ``.npz`` takes a fraction of that. Because the ``.npz`` is stored
+uncompressed, its data member can also be memory-mapped, so :func:`read_idx_rows_cached` reads only
+the rows asked for (each MPI rank's shard) from disk. The array cache lives in the user
 cache directory, never beside the IDX files: data directories may be shared or read-only (and a
 process running as root could write into them regardless of their permissions).
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import struct
 import tempfile
 import zipfile
 from pathlib import Path
@@ -18,7 +21,7 @@ import numpy as np
 
 from .idx import IDX_TYPE_CODES, read_idx
 
-__all__ = ["user_cache_dir", "read_idx_cached", "array_cache_path"]
+__all__ = ["user_cache_dir", "read_idx_cached", "read_idx_rows_cached", "array_cache_path"]
 
 #: Bump when the layout of a cache file changes, so that old caches are rebuilt, not misread.
 CACHE_FORMAT_VERSION = 1
@@ -68,6 +71,74 @@ def read_idx_cached(path: str | os.PathLike, *, expected_shape: tuple[int, ...] 
     array = read_idx(path)
     _write_cache(cache_file, fingerprint, array)
     return array
+
+
+def read_idx_rows_cached(path: str | os.PathLike, rows, *, expected_shape: tuple[int, ...] | None = None,
+                         expected_dtype: np.dtype | None = None) -> np.ndarray:
+    """``read_idx_cached(path, ...)[rows]``, reading only those rows from disk when the cache is valid.
+
+    ``rows`` indexes the first axis (an integer array or a slice). With a valid cache entry its data
+    member is memory-mapped and only the pages holding ``rows`` are read, so N processes that each
+    load a 1/N shard read the data once between them, not N times. The entry's fingerprint, header,
+    shape and dtype are checked as by :func:`read_idx_cached`, but not its CRC, which would mean
+    reading every row (the cache is only ever replaced whole, atomically). Without a valid entry the
+    whole file is read, the cache (re)built, and the rows returned. Returns a new array.
+    """
+    path = Path(path)
+    fingerprint = _fingerprint(path)
+    cache_file = array_cache_path(path)
+    mapped = _map_cache(cache_file, fingerprint, expected_shape, expected_dtype)
+    if mapped is None:
+        array = read_idx(path)
+        _write_cache(cache_file, fingerprint, array)
+        return np.array(array[rows])
+    try:
+        return np.array(np.asarray(mapped)[rows])  # copies just these rows out of the mapping
+    finally:
+        del mapped  # unmaps the file
+
+
+def _map_cache(cache_file: Path, fingerprint: np.ndarray, expected_shape, expected_dtype):
+    """The cache entry's data member as a read-only ``np.memmap`` (or an empty array), or None if the
+    entry is missing, stale, damaged or not of the expected shape and dtype."""
+    try:
+        with open(cache_file, "rb") as stream:
+            with zipfile.ZipFile(stream) as archive:
+                with archive.open("fingerprint.npy") as member:
+                    if not np.array_equal(np.lib.format.read_array(member, allow_pickle=False), fingerprint):
+                        return None
+                info = archive.getinfo("data.npy")
+            if info.compress_type != zipfile.ZIP_STORED:
+                return None
+            # the member's bytes start after its local file header: 30 bytes + file name + extra field
+            stream.seek(info.header_offset)
+            local_header = stream.read(30)
+            if len(local_header) != 30 or local_header[:4] != b"PK\x03\x04":
+                return None
+            name_length, extra_length = struct.unpack("<HH", local_header[26:30])
+            member_start = info.header_offset + 30 + name_length + extra_length
+            stream.seek(member_start)
+            version = np.lib.format.read_magic(stream)
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                           (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            if read_header is None:
+                return None
+            shape, fortran_order, dtype = read_header(stream)
+            data_start = stream.tell()
+    except (OSError, ValueError, KeyError, EOFError, struct.error, zipfile.BadZipFile):
+        return None
+    n_bytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if (fortran_order or dtype not in _NATIVE_IDX_DTYPES or len(shape) == 0
+            or data_start + n_bytes != member_start + info.file_size
+            or (expected_shape is not None and tuple(shape) != tuple(expected_shape))
+            or (expected_dtype is not None and dtype != np.dtype(expected_dtype))):
+        return None
+    if n_bytes == 0:
+        return np.empty(shape, dtype)  # np.memmap cannot map zero bytes
+    try:
+        return np.memmap(cache_file, dtype=dtype, mode="r", offset=data_start, shape=tuple(shape))
+    except (OSError, ValueError):
+        return None
 
 
 def _fingerprint(path: Path) -> np.ndarray:

@@ -17,14 +17,14 @@ from typing import Sequence
 
 import numpy as np
 
-from .cache import read_idx_cached
-from .catalog import FASHION_MNIST, MNIST, DatasetSpec
+from .cache import read_idx_cached, read_idx_rows_cached
+from .catalog import FASHION_MNIST, MNIST, DatasetSpec, get_spec
 from .download import DEFAULT_TIMEOUT
 from .locate import DatasetSource, _locate
-from .sample import SAMPLE_VALIDATION_SIZE, load_sample_part
+from .sample import SAMPLE_SIZES, SAMPLE_VALIDATION_SIZE, load_sample_part
 
 __all__ = ["SPLITS", "CLASSIC_SPLITS", "VALIDATION_SIZE", "load_mnist", "load_fashion_mnist", "load_mnist_splits",
-           "load_fashion_mnist_splits"]
+           "load_fashion_mnist_splits", "split_length"]
 
 #: Valid values of ``split``.
 SPLITS = ("train", "test", "train55k", "validation")
@@ -38,7 +38,7 @@ _OUTPUT_DTYPES = (np.dtype(np.float32), np.dtype(np.uint8))
 def load_mnist(split: str = "train", *, data_dir: str | os.PathLike | None = None, download: bool = True,
                sample: bool = False, allow_sample: bool = False, dtype="float32", flatten: bool = True,
                source: DatasetSource | None = None, mirrors: Sequence[str] | None = None,
-               progress: bool = True, timeout: float = DEFAULT_TIMEOUT) -> tuple[np.ndarray, np.ndarray]:
+               progress: bool = True, timeout: float = DEFAULT_TIMEOUT, rows=None) -> tuple[np.ndarray, np.ndarray]:
     """Load one split of MNIST as ``(X, y)`` (see the module docstring for shapes, dtypes and splits).
 
     Args:
@@ -55,6 +55,9 @@ def load_mnist(split: str = "train", *, data_dir: str | os.PathLike | None = Non
         mirrors: base URLs to download from, instead of ``MIRRORS["mnist"]``.
         progress: show a download progress bar (tqdm when installed).
         timeout: seconds to wait for a mirror.
+        rows: load only these images of the split (a 1-D array of indices into it, in any order, or
+            a slice), e.g. one MPI rank's shard from :func:`fastmlp.distributed.shard_indices`. Once the
+            array cache exists only these rows are read from disk (see :func:`split_length`).
 
     Raises:
         ValueError: a bad argument, or a data file that is not what it should be.
@@ -62,14 +65,14 @@ def load_mnist(split: str = "train", *, data_dir: str | os.PathLike | None = Non
     """
     return _load(MNIST, (split,), data_dir=data_dir, download=download, sample=sample,
                  allow_sample=allow_sample, dtype=dtype, flatten=flatten, source=source, mirrors=mirrors,
-                 progress=progress, timeout=timeout)[split]
+                 progress=progress, timeout=timeout, rows=rows)[split]
 
 
 def load_fashion_mnist(split: str = "train", *, data_dir: str | os.PathLike | None = None,
                        download: bool = True, sample: bool = False, allow_sample: bool = False,
                        dtype="float32", flatten: bool = True, source: DatasetSource | None = None,
                        mirrors: Sequence[str] | None = None, progress: bool = True,
-                       timeout: float = DEFAULT_TIMEOUT) -> tuple[np.ndarray, np.ndarray]:
+                       timeout: float = DEFAULT_TIMEOUT, rows=None) -> tuple[np.ndarray, np.ndarray]:
     """Load one split of Fashion-MNIST as ``(X, y)``; arguments as for :func:`load_mnist`.
 
     Fashion-MNIST has no shipped sample: ``sample=True`` raises ValueError, and ``allow_sample=True``
@@ -77,7 +80,16 @@ def load_fashion_mnist(split: str = "train", *, data_dir: str | os.PathLike | No
     """
     return _load(FASHION_MNIST, (split,), data_dir=data_dir, download=download, sample=sample,
                  allow_sample=allow_sample, dtype=dtype, flatten=flatten, source=source, mirrors=mirrors,
-                 progress=progress, timeout=timeout)[split]
+                 progress=progress, timeout=timeout, rows=rows)[split]
+
+
+def split_length(source: DatasetSource, split: str) -> int:
+    """The number of images in ``split`` of the data set ``source`` stands for, without reading it."""
+    _check_split(split)
+    if not isinstance(source, DatasetSource):
+        raise TypeError(f"source must be a DatasetSource, got {type(source).__name__}")
+    start, stop = _split_range(split, source)
+    return stop - start
 
 
 def load_mnist_splits(*, data_dir: str | os.PathLike | None = None, download: bool = True,
@@ -108,8 +120,9 @@ def load_fashion_mnist_splits(*, data_dir: str | os.PathLike | None = None, down
 
 
 def _load(spec: DatasetSpec, splits, *, data_dir, download, sample, allow_sample, dtype, flatten, source,
-          mirrors, progress, timeout) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """``{split: (X, y)}`` for each of ``splits``, reading each of the train/test file pairs at most once."""
+          mirrors, progress, timeout, rows=None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``{split: (X, y)}`` for each of ``splits``, reading each of the train/test file pairs at most once
+    (only ``rows`` of the one split when given)."""
     for split in splits:
         _check_split(split)
     out_dtype = _check_output(dtype, flatten)
@@ -117,6 +130,9 @@ def _load(spec: DatasetSpec, splits, *, data_dir, download, sample, allow_sample
     # caller -> load_mnist -> _load -> _resolve_source -> _locate -> warnings.warn
     source = _resolve_source(spec, data_dir, download, sample, allow_sample, source, mirrors, progress,
                              timeout, stacklevel=5)
+    if rows is not None:
+        (split,) = splits
+        return {split: _format(*_read_rows(spec, source, split, rows), out_dtype, flatten)}
     parts, result = {}, {}
     for split in splits:
         part = "test" if split == "test" else "train"
@@ -170,10 +186,57 @@ def _read_part(spec: DatasetSpec, source: DatasetSource, part: str) -> tuple[np.
     return images, labels
 
 
-def _read_file(spec, source, role) -> np.ndarray:
+def _read_rows(spec: DatasetSpec, source: DatasetSource, split: str, rows) -> tuple[np.ndarray, np.ndarray]:
+    """Images (k, 28, 28) uint8 and labels (k,) uint8 of ``rows`` of ``split``, validated; from the
+    full data set only these rows are read (through the array cache)."""
+    start, stop = _split_range(split, source)
+    part = "test" if split == "test" else "train"
+    part_rows = _check_rows(rows, stop - start) + start
+    if source.is_sample:
+        images, labels = load_sample_part(part)
+        return images[part_rows], labels[part_rows]
+    images = _read_file(spec, source, f"{part}_images", part_rows)
+    labels = _read_file(spec, source, f"{part}_labels", part_rows)
+    if labels.size and labels.max() >= spec.n_classes:
+        raise ValueError(f"{source.files[f'{part}_labels']}: labels must be 0..{spec.n_classes - 1}, "
+                         f"found {int(labels.max())}")
+    return images, labels
+
+
+def _check_rows(rows, n) -> np.ndarray:
+    """``rows`` (indices or a slice into a split of ``n`` images) as an int64 array, or ValueError/TypeError."""
+    if isinstance(rows, slice):
+        return np.arange(n)[rows]
+    array = np.asarray(rows)
+    if array.ndim != 1 or not (np.issubdtype(array.dtype, np.integer) or array.size == 0):
+        raise TypeError(f"rows must be a 1-D array of integer indices or a slice, got {array.dtype} of shape "
+                        f"{array.shape}")
+    array = array.astype(np.int64)
+    if array.size and (array.min() < -n or array.max() >= n):
+        raise ValueError(f"rows must be indices into the split's {n:,} images, got values from {array.min()} "
+                         f"to {array.max()}")
+    return np.where(array < 0, array + n, array)
+
+
+def _split_range(split, source) -> tuple[int, int]:
+    """``[start, stop)``: where ``split`` lies in its part (the train or test files)."""
+    spec = get_spec(source.name)
+    if split == "test":
+        return 0, (SAMPLE_SIZES["test"] if source.is_sample else spec.files["test_images"].shape[0])
+    n_train = SAMPLE_SIZES["train"] if source.is_sample else spec.files["train_images"].shape[0]
+    n_validation = SAMPLE_VALIDATION_SIZE if source.is_sample else VALIDATION_SIZE
+    return {"train": (0, n_train), "train55k": (0, n_train - n_validation),
+            "validation": (n_train - n_validation, n_train)}[split]
+
+
+def _read_file(spec, source, role, rows=None) -> np.ndarray:
     expected = spec.files[role].shape
     path = source.files[role]
-    array = read_idx_cached(path, expected_shape=expected, expected_dtype=np.uint8)
+    if rows is None:
+        array = read_idx_cached(path, expected_shape=expected, expected_dtype=np.uint8)
+    else:
+        array = read_idx_rows_cached(path, rows, expected_shape=expected, expected_dtype=np.uint8)
+        expected = (len(rows), *expected[1:])
     if array.shape != expected or array.dtype != np.uint8:
         raise ValueError(f"{path}: expected {spec.title} {role.replace('_', ' ')} of shape {expected} "
                          f"uint8, found shape {array.shape} {array.dtype}")
@@ -181,16 +244,12 @@ def _read_file(spec, source, role) -> np.ndarray:
 
 
 def _select(split, images, labels, source):
-    n_validation = SAMPLE_VALIDATION_SIZE if source.is_sample else VALIDATION_SIZE
-    if split == "train55k":
-        return images[:-n_validation], labels[:-n_validation]
-    if split == "validation":
-        return images[-n_validation:], labels[-n_validation:]
-    return images, labels
+    start, stop = _split_range(split, source)
+    return images[start:stop], labels[start:stop]
 
 
 def _format(images, labels, out_dtype, flatten):
-    X = images.reshape(len(images), -1) if flatten else images
+    X = images.reshape(len(images), int(np.prod(images.shape[1:]))) if flatten else images  # also 0 rows
     if out_dtype == np.float32:
         X = np.divide(X, np.float32(255), dtype=np.float32)  # exact: 0 -> 0.0, 255 -> 1.0
     return X, labels.astype(np.int64)

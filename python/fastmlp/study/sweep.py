@@ -1,8 +1,11 @@
-"""A sweep: a grid of feature-study settings, each run as an independent process on one machine.
+"""A sweep: a grid of feature-study settings, each run as an independent process.
 
 Each run is the features part of the study (:func:`~fastmlp.study.experiments.run_features_part`, no
 figures) with one thread, in a fresh single-use ``ProcessPoolExecutor`` (``spawn`` context) of its own, so
 a run that raises or whose process dies loses only its own row. At most ``jobs`` runs are alive at a time.
+Under ``mpiexec`` the runs are dealt out to the MPI ranks (run i to rank i mod N), each rank running its
+share the same way (each run still in a process of its own), and rank 0 gathers the rows
+(:func:`run_sweep_mpi`).
 
 Testing aid: with the environment variable ``FASTMLP_SWEEP_CRASH_RUN=<index>`` the worker of run
 ``<index>`` (0-based) kills its own process with ``os._exit(3)`` before training, to exercise the
@@ -23,7 +26,7 @@ from pathlib import Path
 from .comparison import MODEL_LABELS
 from .config import StudyConfig
 
-__all__ = ["CRASH_ENV", "GRID_KEYS", "COLUMNS", "grid_configs", "run_one", "run_sweep", "write_tables"]
+__all__ = ["CRASH_ENV", "GRID_KEYS", "COLUMNS", "grid_configs", "run_one", "run_sweep", "run_sweep_mpi", "write_tables"]
 
 CRASH_ENV = "FASTMLP_SWEEP_CRASH_RUN"
 #: the StudyConfig fields a sweep varies (the grid axes), in table order
@@ -80,18 +83,33 @@ def _isolated(index: int, config: StudyConfig) -> dict:
     return row
 
 
-def run_sweep(configs: list[StudyConfig], jobs: int = 2, on_done=None) -> list[dict]:
+def run_sweep(configs: list[StudyConfig], jobs: int = 2, on_done=None, indices=None) -> list[dict]:
     """Run every config (at most ``jobs`` at a time, each in its own process); rows in the order of
-    ``configs``. ``on_done(row)`` is called as each run finishes."""
+    ``configs``. ``on_done(row)`` is called as each run finishes. ``indices`` are the runs' numbers
+    (default 0, 1, ...)."""
+    indices = range(len(configs)) if indices is None else list(indices)
     rows = [None] * len(configs)
     with ThreadPoolExecutor(max_workers=max(1, int(jobs))) as threads:
-        futures = {threads.submit(_isolated, i, c): i for i, c in enumerate(configs)}
+        futures = {threads.submit(_isolated, i, c): k for k, (i, c) in enumerate(zip(indices, configs))}
         for future in as_completed(futures):
             row = future.result()
             rows[futures[future]] = row
             if on_done is not None:
                 on_done(row)
     return rows
+
+
+def run_sweep_mpi(configs: list[StudyConfig], comm, jobs: int = 1, on_done=None) -> list[dict] | None:
+    """:func:`run_sweep` spread over the ranks of ``comm``: rank r runs configs r, r+N, r+2N, ... (``jobs``
+    at a time, each in a process of its own); rank 0 returns all rows in the order of ``configs``, the
+    other ranks None. A run that fails or whose process dies is a failed row of its rank's share; only
+    the death of a rank process itself ends the MPI job (mpiexec then stops every rank)."""
+    rank, size = comm.Get_rank(), comm.Get_size()
+    mine = list(range(rank, len(configs), size))
+    shares = comm.gather(run_sweep([configs[i] for i in mine], jobs, on_done, indices=mine), root=0)
+    if rank != 0:
+        return None
+    return sorted((row for share in shares for row in share), key=lambda row: row["run"])
 
 
 def _cell(value, column):
