@@ -86,6 +86,7 @@ void Network<T>::forward(T* out, const T* x, int n, int upto) {
     // Inference runs in chunks so that predicting on a large set does not grow the workspace to its size.
     const int chunk = std::min(n, std::max(capacity_, 4096));
     ensure_capacity(chunk);
+    FlushSubnormals flush(loops_fork(chunk));
     const int width_in = layout_.sizes[0], width_out = layout_.sizes[upto + 1];
     for (int first = 0; first < n; first += chunk) {
         const int rows = std::min(chunk, n - first);
@@ -188,6 +189,7 @@ T Network<T>::loss_and_grad(const T* x, Targets<T> y, int n, bool want_grad) {
     if (y.labels && config_.output != Activation::softmax)
         throw std::invalid_argument("integer labels need a softmax output");
     ensure_capacity(n);
+    FlushSubnormals flush(loops_fork(n));
     const T* yd = dense_targets(y, nullptr, 0, n);
     forward_layers(x, n, layout_.n_layers - 1, config_.loss != Loss::squared_error);
     const T loss = output_loss(yd, n);

@@ -9,7 +9,9 @@
 #include <vector>
 
 #include "activations.h"
+#include "float_mode.h"
 #include "layout.h"
+#include "parallel.h"
 
 namespace fastmlp {
 
@@ -86,6 +88,8 @@ class Network {
     T* act(int l) { return work_.data() + act_offset_[l]; }  // layer l's output, capacity_ rows
     Activation activation_of(int l) const { return l == layout_.n_layers - 1 ? config_.output : config_.hidden; }
     bool sparse() const { return config_.sparsity_weight > 0; }
+    // Whether element-wise loops over `rows` rows of the widest layer run on the OpenMP team.
+    bool loops_fork(int rows) const { return std::ptrdiff_t(rows) * layout_.max_width() > kParallelMinElements; }
 
     void ensure_capacity(int rows);
     void forward_layers(const T* x, int n, int upto, bool output_as_logits);

@@ -7,7 +7,13 @@
 #include <vector>
 
 #include "blas.h"
+#include "float_mode.h"
 #include "parallel.h"
+
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+#include <xmmintrin.h>
+#define FASTMLP_MXCSR 1
+#endif
 
 #if !defined(FASTMLP_SCIPY_OPENBLAS)
 extern "C" {
@@ -36,9 +42,16 @@ std::atomic<int> g_threads{0};  // 0 until set: the libraries' own defaults appl
 // (measured on 2 cores: a 784-256-10 SGD epoch ran 6x slower with both pools active).
 // OpenBLAS's level-3 jobs wait on each other's packed panels, so all numjobs must run at the same time, one per
 // thread; should OpenMP grant a smaller team, the missing jobs get threads of their own rather than deadlock.
+// Every job runs in the caller's floating-point mode (see float_mode.h), whichever thread takes it.
 extern "C" void run_blas_jobs_on_openmp(int /*sync*/, openblas_dojob_callback dojob, int numjobs,
                                         std::size_t job_size, void* jobs, int dojob_data) {
-    auto run = [&](int j) { dojob(j, static_cast<char*>(jobs) + std::size_t(j) * job_size, dojob_data); };
+    const unsigned caller_mode = read_float_mode();
+    auto run = [&](int j) {
+        const unsigned own_mode = read_float_mode();
+        if (own_mode != caller_mode) write_float_mode(caller_mode);
+        dojob(j, static_cast<char*>(jobs) + std::size_t(j) * job_size, dojob_data);
+        if (own_mode != caller_mode) write_float_mode(own_mode);
+    };
     if (numjobs == 1) return run(0);
 #pragma omp parallel num_threads(numjobs)
     {
@@ -52,6 +65,65 @@ extern "C" void run_blas_jobs_on_openmp(int /*sync*/, openblas_dojob_callback do
 }
 #endif
 }  // namespace
+
+unsigned read_float_mode() {
+#if defined(FASTMLP_MXCSR)
+    return _mm_getcsr();
+#elif defined(__aarch64__)
+    unsigned long fpcr;
+    __asm__ __volatile__("mrs %0, fpcr" : "=r"(fpcr));
+    return unsigned(fpcr);
+#else
+    return 0;
+#endif
+}
+
+void write_float_mode(unsigned mode) {
+#if defined(FASTMLP_MXCSR)
+    _mm_setcsr(mode);
+#elif defined(__aarch64__)
+    unsigned long fpcr = mode;
+    __asm__ __volatile__("msr fpcr, %0" : : "r"(fpcr));
+#else
+    (void)mode;
+#endif
+}
+
+namespace {
+#if defined(FASTMLP_MXCSR)
+constexpr unsigned kFlushBits = 0x8040u;  // FTZ (bit 15): results; DAZ (bit 6): inputs
+#elif defined(__aarch64__)
+constexpr unsigned kFlushBits = 1u << 24;  // FZ
+#else
+constexpr unsigned kFlushBits = 0;
+#endif
+}  // namespace
+
+unsigned flushing_float_mode(unsigned mode) { return mode | kFlushBits; }
+
+// The team's threads get the caller's flush bits back afterwards, not a mode saved per thread: a thread that
+// OpenMP creates while the caller flushes inherits the flushing mode (POSIX threads inherit the floating-point
+// environment), so it has no mode of its own to go back to.
+FlushSubnormals::FlushSubnormals(bool also_threads) : saved_(read_float_mode()), also_threads_(also_threads) {
+    write_float_mode(flushing_float_mode(saved_));
+#ifdef _OPENMP
+    if (also_threads_) {
+#pragma omp parallel num_threads(omp_threads())
+        write_float_mode(flushing_float_mode(read_float_mode()));
+    }
+#endif
+}
+
+FlushSubnormals::~FlushSubnormals() {
+    const unsigned caller_bits = saved_ & kFlushBits;
+#ifdef _OPENMP
+    if (also_threads_) {
+#pragma omp parallel num_threads(omp_threads())
+        write_float_mode((read_float_mode() & ~kFlushBits) | caller_bits);
+    }
+#endif
+    write_float_mode(saved_);
+}
 
 void share_blas_and_openmp_threads() {
 #if defined(FASTMLP_SCIPY_OPENBLAS) && defined(_OPENMP)

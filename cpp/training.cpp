@@ -72,6 +72,7 @@ T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o
         throw std::invalid_argument("integer labels need a softmax output");
     const int batch = std::min(o.batch_size, n), d = layout_.sizes[0];
     ensure_capacity(batch);
+    FlushSubnormals flush(loops_fork(batch));
     if (o.optimizer == Optimizer::momentum && velocity_.empty()) velocity_.assign(params_.size(), T(0));
     if (o.optimizer == Optimizer::adam && adam_m_.empty()) {
         adam_m_.assign(params_.size(), T(0));
