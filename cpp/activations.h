@@ -25,7 +25,7 @@ inline Activation parse_activation(const std::string& name) {
                                 "', expected one of identity, sigmoid, tanh, relu, softmax");
 }
 
-// e^x for float: Cephes' expf (x = n·ln2 + r, a degree-6 polynomial in r, 2^n put into the exponent bits),
+// e^x for float: Cephes' expf (x = n·ln2 + r, |r| <= ln2/2, a degree-6 polynomial in r, 2^n put into the exponent bits),
 // written without branches so that the loops calling it vectorise (glibc's expf does not). Relative error
 // below 2e-7; x is clamped to [−87.3, 88.3], where e^x stays a normal float. Doubles keep std::exp, whose
 // full precision the float64 parity and gradient checks rely on.
@@ -33,9 +33,9 @@ inline float fast_exp(float x) {
     // The clamp also maps NaN to a finite value, so the int conversions below are always defined; the
     // result is put right at the end (NaN stays NaN, +inf and beyond-float range give +inf).
     const float xc = x > -87.3f ? (x < 88.3f ? x : 88.3f) : -87.3f;
-    const float t = xc * 1.44269504088896341f + 0.5f;
-    float n = float(int(t));
-    n = n > t ? n - 1.0f : n;  // floor(t), also for negative t
+    // n = round(x·log2 e) by the 1.5·2^23 trick: adding it pushes the fraction out of the mantissa. (A floor
+    // through int conversion and a compare is control flow to GCC, which then leaves the loop scalar.)
+    const float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
     const float r = xc - n * 0.693359375f - n * -2.12194440e-4f;  // ln2 split in two for an exact product
     float p = 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;
@@ -63,7 +63,7 @@ inline T sigmoid(T z) {
 // Applies f to every element of z (+ the bias b broadcast over the n rows, when b is not null) into out.
 // One plain loop per activation, so that the compiler vectorises each.
 template <typename T, typename F>
-void map_biased_rows(T* out, const T* z, const T* b, int n, int m, F f) {
+FASTMLP_SIMD_CLONES void map_biased_rows(T* out, const T* z, const T* b, int n, int m, F f) {
 #pragma omp parallel for schedule(static) num_threads(omp_threads()) if (std::ptrdiff_t(n) * m > kParallelMinElements)
     for (int t = 0; t < n; ++t) {
         const T* zr = z + std::ptrdiff_t(t) * m;
@@ -109,7 +109,7 @@ void bias_activation_forward(T* out, const T* z, const T* b, int n, int m, Activ
 
 // dz (n, m) = (da + g) ⊙ deriv(a), g (m) nullable and broadcast over rows; one plain loop per activation.
 template <typename T, typename D>
-void map_backward_rows(T* dz, const T* da, const T* a, const T* g, int n, int m, D deriv) {
+FASTMLP_SIMD_CLONES void map_backward_rows(T* dz, const T* da, const T* a, const T* g, int n, int m, D deriv) {
 #pragma omp parallel for schedule(static) num_threads(omp_threads()) if (std::ptrdiff_t(n) * m > kParallelMinElements)
     for (int t = 0; t < n; ++t) {
         const std::ptrdiff_t r = std::ptrdiff_t(t) * m;
@@ -142,7 +142,7 @@ void activation_backward(T* dz, const T* da, const T* a, const T* per_unit_grad,
 
 // dz (n, k) = Ŷ ⊙ (dŶ − ⟨dŶ, Ŷ⟩) row by row: the Jacobian-vector product of Ŷ = softmax(Z).
 template <typename T>
-void softmax_backward(T* dz, const T* dyhat, const T* yhat, int n, int k) {
+FASTMLP_SIMD_CLONES void softmax_backward(T* dz, const T* dyhat, const T* yhat, int n, int k) {
     for (int t = 0; t < n; ++t) {
         const std::ptrdiff_t r = std::ptrdiff_t(t) * k;
         T dot = 0;

@@ -9,7 +9,7 @@ namespace fastmlp {
 // probs (n, k) = softmax(logits); returns −(1/n) Σ_t Σ_j y_tj log probs_tj with log probs = z − max − log Σ e^(z−max).
 // probs may alias logits.
 template <typename T>
-T softmax_cross_entropy_forward(T* probs, const T* logits, const T* y, int n, int k) {
+FASTMLP_SIMD_CLONES T softmax_cross_entropy_forward(T* probs, const T* logits, const T* y, int n, int k) {
     double total = 0;
     for (int t = 0; t < n; ++t) {
         const std::ptrdiff_t r = std::ptrdiff_t(t) * k;
@@ -31,7 +31,7 @@ T softmax_cross_entropy_forward(T* probs, const T* logits, const T* y, int n, in
 
 // probs (n, k) = σ(logits); returns (1/n) Σ [max(z,0) − z·y + log(1 + e^−|z|)], BCE in its overflow-free form.
 template <typename T>
-T sigmoid_binary_cross_entropy_forward(T* probs, const T* logits, const T* y, int n, int k) {
+FASTMLP_SIMD_CLONES T sigmoid_binary_cross_entropy_forward(T* probs, const T* logits, const T* y, int n, int k) {
     double total = 0;
     const std::ptrdiff_t count = std::ptrdiff_t(n) * k;
     for (std::ptrdiff_t i = 0; i < count; ++i) {
@@ -55,7 +55,7 @@ T squared_error_forward(const T* yhat, const T* y, int n, int k) {
 // delta (n, k) = (ŷ − y)/n. Differentiates each loss above: it is ∂loss/∂Z for softmax + cross-entropy and
 // sigmoid + binary cross-entropy, and ∂loss/∂Ŷ for squared error. delta may alias yhat.
 template <typename T>
-void output_error_backward(T* delta, const T* yhat, const T* y, int n, int k) {
+FASTMLP_SIMD_CLONES void output_error_backward(T* delta, const T* yhat, const T* y, int n, int k) {
     const T inv_n = T(1) / T(n);
     const std::ptrdiff_t count = std::ptrdiff_t(n) * k;
 #pragma omp parallel for schedule(static) num_threads(omp_threads()) if (count > kParallelMinElements)

@@ -9,14 +9,14 @@ namespace fastmlp {
 
 // θ ← θ − ρ·g
 template <typename T>
-void sgd_update(T* theta, const T* grad, std::ptrdiff_t count, T learning_rate) {
+FASTMLP_SIMD_CLONES void sgd_update(T* theta, const T* grad, std::ptrdiff_t count, T learning_rate) {
 #pragma omp parallel for schedule(static) num_threads(omp_threads()) if (count > kParallelMinElements)
     for (std::ptrdiff_t i = 0; i < count; ++i) theta[i] -= learning_rate * grad[i];
 }
 
 // v ← μ·v − ρ·g; θ ← θ + v (classical) or θ ← θ + μ·v − ρ·g (Nesterov, Sutskever's reformulation).
 template <typename T>
-void momentum_update(T* theta, T* velocity, const T* grad, std::ptrdiff_t count, T learning_rate, T momentum,
+FASTMLP_SIMD_CLONES void momentum_update(T* theta, T* velocity, const T* grad, std::ptrdiff_t count, T learning_rate, T momentum,
                      bool nesterov) {
 #pragma omp parallel for schedule(static) num_threads(omp_threads()) if (count > kParallelMinElements)
     for (std::ptrdiff_t i = 0; i < count; ++i) {
@@ -28,7 +28,7 @@ void momentum_update(T* theta, T* velocity, const T* grad, std::ptrdiff_t count,
 
 // m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²; θ ← θ − ρ·m̂/(√v̂ + ε) with m̂ = m/(1−β1^t), v̂ = v/(1−β2^t), t ≥ 1.
 template <typename T>
-void adam_update(T* theta, T* m, T* v, const T* grad, std::ptrdiff_t count, T learning_rate, T beta1, T beta2,
+FASTMLP_SIMD_CLONES void adam_update(T* theta, T* m, T* v, const T* grad, std::ptrdiff_t count, T learning_rate, T beta1, T beta2,
                  T eps, long step) {
     const T m_scale = T(1) / (T(1) - T(std::pow(double(beta1), double(step))));
     const T v_scale = T(1) / (T(1) - T(std::pow(double(beta2), double(step))));
@@ -45,14 +45,14 @@ void adam_update(T* theta, T* m, T* v, const T* grad, std::ptrdiff_t count, T le
 
 // (weight_decay/2)·Σ w² over the weight matrices (contiguous at the start of θ); not divided by n.
 template <typename T>
-T weight_decay_forward(const T* weights, std::ptrdiff_t count, T weight_decay) {
+FASTMLP_SIMD_CLONES T weight_decay_forward(const T* weights, std::ptrdiff_t count, T weight_decay) {
     const double total = parallel_sum(count, [&](std::ptrdiff_t i) { return double(weights[i]) * double(weights[i]); });
     return T(0.5 * double(weight_decay) * total);
 }
 
 // grad_weights += weight_decay·w: differentiates (weight_decay/2)·Σ w².
 template <typename T>
-void weight_decay_backward(T* grad_weights, const T* weights, std::ptrdiff_t count, T weight_decay) {
+FASTMLP_SIMD_CLONES void weight_decay_backward(T* grad_weights, const T* weights, std::ptrdiff_t count, T weight_decay) {
 #pragma omp parallel for schedule(static) num_threads(omp_threads()) if (count > kParallelMinElements)
     for (std::ptrdiff_t i = 0; i < count; ++i) grad_weights[i] += weight_decay * weights[i];
 }
