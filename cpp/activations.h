@@ -120,24 +120,26 @@ FASTMLP_SIMD_CLONES void map_backward_rows(T* dz, const T* da, const T* a, const
     }
 }
 
+// Calls body(deriv) with deriv(a) = act'(Z) written in terms of a = act(Z), one lambda type per activation so that
+// each caller's loop is compiled (and vectorised) once per activation.
+template <typename T, typename Body>
+void with_derivative(Activation act, Body&& body) {
+    switch (act) {
+        case Activation::sigmoid: return body([](T y) { return y * (T(1) - y); });
+        case Activation::tanh: return body([](T y) { return T(1) - y * y; });
+        case Activation::relu: return body([](T y) { return y > T(0) ? T(1) : T(0); });
+        case Activation::identity: return body([](T) { return T(1); });
+        case Activation::softmax:
+            throw std::invalid_argument("softmax has no element-wise derivative: use softmax_backward");
+    }
+}
+
 // dz (n, m) = (da + per_unit_grad) ⊙ act'(Z), act' from a = act(Z); per_unit_grad (m) is nullable and is
 // added to every row (the sparsity penalty's gradient). dz may alias da. Differentiates A = act(Z).
 template <typename T>
 void activation_backward(T* dz, const T* da, const T* a, const T* per_unit_grad, int n, int m,
                          Activation act) {
-    switch (act) {
-        case Activation::sigmoid:
-            return map_backward_rows(dz, da, a, per_unit_grad, n, m, [](T y) { return y * (T(1) - y); });
-        case Activation::tanh:
-            return map_backward_rows(dz, da, a, per_unit_grad, n, m, [](T y) { return T(1) - y * y; });
-        case Activation::relu:
-            return map_backward_rows(dz, da, a, per_unit_grad, n, m, [](T y) { return y > T(0) ? T(1) : T(0); });
-        case Activation::identity:
-            return map_backward_rows(dz, da, a, per_unit_grad, n, m, [](T) { return T(1); });
-        case Activation::softmax:
-            throw std::invalid_argument(
-                "activation_backward: softmax needs softmax_backward (it is not element-wise)");
-    }
+    with_derivative<T>(act, [&](auto deriv) { map_backward_rows(dz, da, a, per_unit_grad, n, m, deriv); });
 }
 
 // dz (n, k) = Ŷ ⊙ (dŶ − ⟨dŶ, Ŷ⟩) row by row: the Jacobian-vector product of Ŷ = softmax(Z).

@@ -54,6 +54,13 @@ void require_flat(const Array<T>& a, py::ssize_t n, const char* name) {
 template <typename T>
 void bind_for(py::module_& m) {
     auto nc = [](const char* name) { return py::arg(name).noconvert(); };
+    m.def("all_finite", [](const Array<T>& values) {
+        require_aligned(values, "values");
+        const T* data = values.data();
+        const std::ptrdiff_t count = values.size();
+        py::gil_scoped_release release;
+        return all_finite(data, count);
+    }, nc("values"));
     m.def("activation_forward", [](const Array<T>& z, const std::string& act) {
         require_2d(z, "Z");
         auto out = like(z);
@@ -124,6 +131,13 @@ void bind_for(py::module_& m) {
         require_same(yhat, y, "Yhat", "Y");
         return squared_error_forward(yhat.data(), y.data(), rows(y), cols(y));
     }, nc("Yhat"), nc("Y"));
+    m.def("squared_error_activation_backward", [](const Array<T>& yhat, const Array<T>& y, const std::string& act) {
+        require_same(yhat, y, "Yhat", "Y");
+        auto out = like(yhat);
+        squared_error_activation_backward(out.mutable_data(), yhat.data(), y.data(), rows(yhat), cols(yhat),
+                                          parse_activation(act));
+        return out;
+    }, nc("Yhat"), nc("Y"), py::arg("activation"));
     m.def("output_error_backward", [](const Array<T>& yhat, const Array<T>& y) {
         require_same(yhat, y, "Yhat", "Y");
         auto out = like(y);

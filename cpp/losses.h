@@ -42,14 +42,52 @@ FASTMLP_SIMD_CLONES T sigmoid_binary_cross_entropy_forward(T* probs, const T* lo
     return T(total / n);
 }
 
-// (1/n) Σ_t ½‖ŷ_t − y_t‖² over yhat, y (n, k).
+// (1/n) Σ_t ½‖ŷ_t − y_t‖² over yhat, y (n, k). Each row is summed in T (vectorised), the rows in double, in
+// row blocks added in order: the same result on every run with the same thread count.
 template <typename T>
-T squared_error_forward(const T* yhat, const T* y, int n, int k) {
-    const double total = parallel_sum(std::ptrdiff_t(n) * k, [&](std::ptrdiff_t i) {
-        const double d = double(yhat[i]) - double(y[i]);
-        return d * d;
-    });
+FASTMLP_SIMD_CLONES T squared_error_forward(const T* yhat, const T* y, int n, int k) {
+    constexpr int kMaxThreads = 64;
+    double partial[kMaxThreads] = {};
+    const int threads = omp_threads() < kMaxThreads ? omp_threads() : kMaxThreads;
+#pragma omp parallel num_threads(threads) if (std::ptrdiff_t(n) * k > kParallelMinElements)
+    {
+        int begin, end;
+        thread_share(n, begin, end);
+        double sum = 0;
+        for (int t = begin; t < end; ++t) {
+            const T* a = yhat + std::ptrdiff_t(t) * k;
+            const T* b = y + std::ptrdiff_t(t) * k;
+            T row = 0;
+#pragma omp simd reduction(+ : row)
+            for (int j = 0; j < k; ++j) row += (a[j] - b[j]) * (a[j] - b[j]);
+            sum += double(row);
+        }
+#ifdef _OPENMP
+        partial[omp_get_thread_num()] = sum;
+#else
+        partial[0] = sum;
+#endif
+    }
+    double total = 0;
+    for (double part : partial) total += part;
     return T(0.5 * total / n);
+}
+
+// delta (n, k) = (ŷ − y)/n ⊙ act'(ŷ) for an element-wise output activation: the squared error's ∂loss/∂Z in one
+// pass over memory (output_error_backward, then activation_backward, fused). Differentiates
+// (1/n) Σ_t ½‖act(Z_t) − y_t‖² with ŷ = act(Z). delta may alias yhat.
+template <typename T, typename D>
+FASTMLP_SIMD_CLONES void map_output_error(T* delta, const T* yhat, const T* y, std::ptrdiff_t count, T inv_n,
+                                          D deriv) {
+#pragma omp parallel for schedule(static) num_threads(omp_threads()) if (count > kParallelMinElements)
+    for (std::ptrdiff_t i = 0; i < count; ++i) delta[i] = (yhat[i] - y[i]) * inv_n * deriv(yhat[i]);
+}
+
+template <typename T>
+void squared_error_activation_backward(T* delta, const T* yhat, const T* y, int n, int k, Activation act) {
+    with_derivative<T>(act, [&](auto deriv) {
+        map_output_error(delta, yhat, y, std::ptrdiff_t(n) * k, T(1) / T(n), deriv);
+    });
 }
 
 // delta (n, k) = (ŷ − y)/n. Differentiates each loss above: it is ∂loss/∂Z for softmax + cross-entropy and

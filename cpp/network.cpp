@@ -127,12 +127,13 @@ void Network<T>::backward(const T* x, const T* y, int n, T sgd_step) {
     T* delta = work_.data() + delta_offset_[0];
     T* next = work_.data() + delta_offset_[1];
     const T* yhat = act(L - 1);
-    output_error_backward(delta, yhat, y, n, s[L]);
-    if (config_.loss == Loss::squared_error) {  // (Ŷ − Y)/n is ∂E/∂Ŷ here: chain through the output activation
-        if (config_.output == Activation::softmax)
-            softmax_backward(delta, delta, yhat, n, s[L]);
-        else if (config_.output != Activation::identity)
-            activation_backward(delta, delta, yhat, static_cast<const T*>(nullptr), n, s[L], config_.output);
+    if (config_.loss != Loss::squared_error) {
+        output_error_backward(delta, yhat, y, n, s[L]);  // (Ŷ − Y)/n is ∂E/∂Z for the matched losses
+    } else if (config_.output == Activation::softmax) {  // (Ŷ − Y)/n is ∂E/∂Ŷ: chain through the softmax
+        output_error_backward(delta, yhat, y, n, s[L]);
+        softmax_backward(delta, delta, yhat, n, s[L]);
+    } else {
+        squared_error_activation_backward(delta, yhat, y, n, s[L], config_.output);
     }
     const bool fused_sgd = sgd_step > T(0);
     T* target = fused_sgd ? params_.data() : grads_.data();  // where ∂E/∂θ goes (scaled by −ρ when fused)

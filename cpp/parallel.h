@@ -1,6 +1,9 @@
 // OpenMP helpers for the element-wise loops (never around a BLAS call: OpenBLAS has its own threads).
 #pragma once
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -79,6 +82,23 @@ FASTMLP_SIMD_CLONES double parallel_sum(std::ptrdiff_t count, F term) {
     double total = 0;
     for (double p : partial) total += p;
     return total;
+}
+
+// Whether none of values[0..count) is NaN or ±inf: one read pass, split across threads, allocating nothing (the
+// input check at the Python boundary; np.isfinite(x).all() would build a boolean array as large as x first).
+// Integer tests on the exponent bits, because a float sum would not vectorise without -ffast-math.
+template <typename T>
+FASTMLP_SIMD_CLONES bool all_finite(const T* values, std::ptrdiff_t count) {
+    using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+    constexpr Bits exponent = sizeof(T) == 4 ? Bits(0x7f800000u) : Bits(0x7ff0000000000000ull);
+    unsigned bad = 0;
+#pragma omp parallel for schedule(static) num_threads(omp_threads()) reduction(| : bad) if (count > kParallelMinElements)
+    for (std::ptrdiff_t i = 0; i < count; ++i) {
+        Bits bits;
+        std::memcpy(&bits, values + i, sizeof bits);
+        bad |= unsigned((bits & exponent) == exponent);
+    }
+    return bad == 0;
 }
 
 }  // namespace fastmlp

@@ -137,3 +137,17 @@ def test_fused_output_error_is_the_loss_gradient(impl, loss):
     forward = getattr(impl, loss + "_forward")
     numeric = numeric_grad(lambda z: float(forward(z.reshape(Z.shape), Y)[0]), Z.reshape(-1).copy())
     assert_grad_close(impl.output_error_backward(forward(Z, Y)[1], Y).reshape(-1), numeric)
+
+
+@pytest.mark.parametrize("impl", [_core, ref])
+@pytest.mark.parametrize("act", ["identity", "sigmoid", "tanh", "relu"])
+def test_fused_squared_error_output_error_is_the_loss_gradient(impl, act):
+    # ∂/∂Z of (1/n) Σ_t ½‖act(Z_t) − Y_t‖², Z away from relu's kink
+    rng = np.random.default_rng(9)
+    Z = rng.standard_normal((5, 3))
+    Z[np.abs(Z) < 0.1] = 0.5
+    Y = rng.uniform(size=(5, 3))
+    numeric = numeric_grad(lambda z: float(impl.squared_error_forward(impl.activation_forward(z.reshape(Z.shape), act),
+                                                                      Y)), Z.reshape(-1).copy())
+    analytic = impl.squared_error_activation_backward(impl.activation_forward(Z, act), Y, act)
+    assert_grad_close(analytic.reshape(-1), numeric)

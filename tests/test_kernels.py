@@ -185,3 +185,29 @@ def test_kernels_refuse_wrong_dtype_and_shape():
         _core.dense_forward(Z, np.ones((2, 5), np.float32), np.ones(2, np.float32), "identity")
     with pytest.raises(ValueError, match="length"):
         _core.sgd_update(np.ones(3), np.ones(4), 0.1)
+
+
+@pytest.mark.parametrize("shape", SHAPES + [(300, 200)])  # 60,000 elements: the threaded loops too
+@pytest.mark.parametrize("act", ACTS)
+def test_squared_error_activation_backward(dtype, shape, act):
+    rng = np.random.default_rng(7)
+    Yhat = ref.activation_forward(rand(rng, shape, np.float64, 2), act).astype(dtype)
+    Y = rng.uniform(size=shape).astype(dtype)
+    np.testing.assert_allclose(_core.squared_error_activation_backward(Yhat, Y, act),
+                               ref.squared_error_activation_backward(ref64(Yhat), ref64(Y), act), **tol(dtype))
+    np.testing.assert_allclose(_core.squared_error_forward(Yhat, Y), ref.squared_error_forward(ref64(Yhat), ref64(Y)),
+                               **tol(dtype))
+    with pytest.raises(ValueError, match="softmax"):
+        _core.squared_error_activation_backward(Yhat, Y, "softmax")
+
+
+@pytest.mark.parametrize("size", [1, 7, 100_000])  # 100,000: the scan is split across threads
+@pytest.mark.parametrize("bad", [None, np.nan, np.inf, -np.inf])
+def test_all_finite(dtype, size, bad):
+    values = np.random.default_rng(8).standard_normal(size).astype(dtype)
+    values[0] = np.finfo(dtype).max  # the largest finite value is finite
+    values[-1] = np.finfo(dtype).tiny / 4  # and so is a subnormal
+    if bad is not None:
+        values[size // 2] = bad
+    assert _core.all_finite(values) is ref.all_finite(values) is (bad is None)
+    assert _core.all_finite(values.reshape(1, -1)) is (bad is None)  # any shape

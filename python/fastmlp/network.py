@@ -5,13 +5,13 @@ import numpy as np
 
 from . import _core
 from ._params import ParameterLayout, check_network_args, init_parameters, resolve_loss
-from ._validation import as_features, as_float_array, as_targets, check_positive_int, check_real
+from ._validation import all_finite, as_features, as_float_array, as_targets, check_positive_int, check_real
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 
 
 def _finite(values, what):
-    if not np.isfinite(values).all():
+    if not all_finite(values):
         raise FloatingPointError(f"the network's {what} overflowed to NaN/inf: the inputs or parameters are "
                                  "too large for its dtype")
     return values

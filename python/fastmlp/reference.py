@@ -104,6 +104,16 @@ def output_error_backward(Yhat, Y):
     return (Yhat - Y) / Yhat.shape[0]
 
 
+def squared_error_activation_backward(Yhat, Y, activation):
+    """dZ = (Ŷ − Y)/n ⊙ act'(Z) with Ŷ = act(Z) element-wise: ∂/∂Z of (1/n) Σ_t ½‖act(Z_t) − Y_t‖²."""
+    return activation_backward(output_error_backward(Yhat, Y), Yhat, activation)
+
+
+def all_finite(values):
+    """Whether no value is NaN or ±inf (the input check at the Python boundary)."""
+    return bool(np.isfinite(values).all())
+
+
 def softmax_backward(dYhat, Yhat):
     """dZ_t = Ŷ_t ⊙ (dŶ_t − ⟨dŶ_t, Ŷ_t⟩): the softmax Jacobian-vector product (for non-CE losses)."""
     return Yhat * (dYhat - (dYhat * Yhat).sum(axis=1, keepdims=True))
@@ -237,10 +247,10 @@ class Network:
         if self.loss_name == "binary_cross_entropy":
             loss, _ = sigmoid_binary_cross_entropy_forward(Z, Y)
             return loss, output_error_backward(Yhat, Y)
-        loss, dYhat = squared_error_forward(Yhat, Y), output_error_backward(Yhat, Y)
+        loss = squared_error_forward(Yhat, Y)
         if self.output == "softmax":
-            return loss, softmax_backward(dYhat, Yhat)
-        return loss, activation_backward(dYhat, Yhat, self.output)
+            return loss, softmax_backward(output_error_backward(Yhat, Y), Yhat)
+        return loss, squared_error_activation_backward(Yhat, Y, self.output)
 
     def _sparse(self):
         return self.sparsity_weight > 0
