@@ -42,34 +42,17 @@ FASTMLP_SIMD_CLONES T sigmoid_binary_cross_entropy_forward(T* probs, const T* lo
     return T(total / n);
 }
 
-// (1/n) Σ_t ½‖ŷ_t − y_t‖² over yhat, y (n, k). Each row is summed in T (vectorised), the rows in double, in
-// row blocks added in order: the same result on every run with the same thread count.
+// (1/n) Σ_t ½‖ŷ_t − y_t‖² over yhat, y (n, k). Each row is summed in T (vectorised), the rows in double.
 template <typename T>
 FASTMLP_SIMD_CLONES T squared_error_forward(const T* yhat, const T* y, int n, int k) {
-    constexpr int kMaxThreads = 64;
-    double partial[kMaxThreads] = {};
-    const int threads = omp_threads() < kMaxThreads ? omp_threads() : kMaxThreads;
-#pragma omp parallel num_threads(threads) if (std::ptrdiff_t(n) * k > kParallelMinElements)
-    {
-        int begin, end;
-        thread_share(n, begin, end);
-        double sum = 0;
-        for (int t = begin; t < end; ++t) {
-            const T* a = yhat + std::ptrdiff_t(t) * k;
-            const T* b = y + std::ptrdiff_t(t) * k;
-            T row = 0;
+    const double total = parallel_sum(n, [&](std::ptrdiff_t t) {
+        const T* a = yhat + t * k;
+        const T* b = y + t * k;
+        T row = 0;
 #pragma omp simd reduction(+ : row)
-            for (int j = 0; j < k; ++j) row += (a[j] - b[j]) * (a[j] - b[j]);
-            sum += double(row);
-        }
-#ifdef _OPENMP
-        partial[omp_get_thread_num()] = sum;
-#else
-        partial[0] = sum;
-#endif
-    }
-    double total = 0;
-    for (double part : partial) total += part;
+        for (int j = 0; j < k; ++j) row += (a[j] - b[j]) * (a[j] - b[j]);
+        return double(row);
+    }, std::ptrdiff_t(n) * k);
     return T(0.5 * total / n);
 }
 

@@ -61,13 +61,14 @@ FASTMLP_SIMD_CLONES void column_sums(T* out, const T* in, int n, int m, bool acc
 }
 
 // Σ_i term(i) for 0 <= i < count, in double. Threads sum contiguous blocks and the blocks are added in order,
-// so the result is identical on every run with the same thread count.
+// so the result is identical on every run with the same thread count. `elements` is how many values the whole
+// sum reads (a term may cover a row of many): the loop forks only past kParallelMinElements of them.
 template <typename F>
-FASTMLP_SIMD_CLONES double parallel_sum(std::ptrdiff_t count, F term) {
+FASTMLP_SIMD_CLONES double parallel_sum(std::ptrdiff_t count, F term, std::ptrdiff_t elements = -1) {
     constexpr int kMaxThreads = 64;
     double partial[kMaxThreads] = {};
     const int threads = omp_threads() < kMaxThreads ? omp_threads() : kMaxThreads;
-#pragma omp parallel num_threads(threads) if (count > kParallelMinElements)
+#pragma omp parallel num_threads(threads) if ((elements < 0 ? count : elements) > kParallelMinElements)
     {
         std::ptrdiff_t begin, end;
         thread_share(count, begin, end);
