@@ -32,6 +32,17 @@ LABELS = {
 IMPORT_NAMES = {"fastmlp": "fastmlp", "numpy_ref": "fastmlp", "torch": "torch", "sklearn": "sklearn"}
 
 
+class Work:
+    """What ``setup`` returns: ``run`` and, when given, a cheaper ``warmup``. ``net`` is the model, for
+    contenders whose ``info()`` reports on it (fastmlp: its native workspace); the others ignore it."""
+
+    def __init__(self, run, warmup=None, net=None):
+        self.run = run
+        if warmup is not None:
+            self.warmup = warmup
+        self._net = net
+
+
 def load(name):
     return importlib.import_module(f"{__name__}.{MODULES[name]}")
 

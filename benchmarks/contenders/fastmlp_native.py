@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .. import cases as C
+from . import Work as BaseWork
 from .network_api import network_work
 
 NAME = "fastmlp"
@@ -20,13 +21,7 @@ def describe():
             "core_build": f"{int(core.st_mtime)}-{core.st_size}"}
 
 
-class Work:
-    def __init__(self, run, warmup=None, net=None):
-        self.run = run
-        if warmup is not None:
-            self.warmup = warmup
-        self._net = net
-
+class Work(BaseWork):
     def info(self):
         native = getattr(self._net, "_net", None)
         ws = getattr(native, "workspace_bytes", None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import cases as C
+from . import Work
 from .network_api import network_work
 
 NAME = "numpy_ref"
@@ -29,12 +30,6 @@ def _blas_threads():
 def describe():
     return {"version": np.__version__, "blas": _numpy_blas(), "threads": _blas_threads()}
 
-
-class Work:
-    def __init__(self, run, warmup=None, net=None):  # net: unused here (fastmlp's Work reports its workspace)
-        self.run = run
-        if warmup is not None:
-            self.warmup = warmup
 
 
 def setup(case, threads, data_dir=None):

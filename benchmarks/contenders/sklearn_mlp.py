@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import cases as C
+from . import Work
 
 NAME = "sklearn"
 
@@ -21,12 +22,6 @@ def describe():
         pass
     return info
 
-
-class Work:
-    def __init__(self, run, warmup=None):
-        self.run = run
-        if warmup is not None:
-            self.warmup = warmup
 
 
 def _classifier(hidden, batch_size, lr):

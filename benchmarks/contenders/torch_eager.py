@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 from .. import cases as C
+from . import Work
 
 NAME = "torch"
 
@@ -15,12 +16,6 @@ def describe():
     return {"version": torch.__version__, "blas": blas, "threads": torch.get_num_threads(),
             "mkldnn": bool(torch.backends.mkldnn.is_available())}
 
-
-class Work:
-    def __init__(self, run, warmup=None):
-        self.run = run
-        if warmup is not None:
-            self.warmup = warmup
 
 
 def _mlp(torch, hidden, seed):
