@@ -174,12 +174,14 @@ def _resolve_source(spec: DatasetSpec, data_dir, download, sample, allow_sample,
     return _locate(spec, data_dir, download, allow_sample, mirrors, progress, timeout, stacklevel=stacklevel)
 
 
-def _read_part(spec: DatasetSpec, source: DatasetSource, part: str) -> tuple[np.ndarray, np.ndarray]:
-    """Images (n, 28, 28) uint8 and labels (n,) uint8 of the "train" or "test" files, validated."""
+def _read_part(spec: DatasetSpec, source: DatasetSource, part: str, rows=None) -> tuple[np.ndarray, np.ndarray]:
+    """Images (n, 28, 28) uint8 and labels (n,) uint8 of the "train" or "test" files, validated; with
+    ``rows`` (indices into the part) only those, and from the full data set only they are read."""
     if source.is_sample:
-        return load_sample_part(part)
-    images = _read_file(spec, source, f"{part}_images")
-    labels = _read_file(spec, source, f"{part}_labels")
+        images, labels = load_sample_part(part)
+        return (images, labels) if rows is None else (images[rows], labels[rows])
+    images = _read_file(spec, source, f"{part}_images", rows)
+    labels = _read_file(spec, source, f"{part}_labels", rows)
     if labels.size and labels.max() >= spec.n_classes:
         raise ValueError(f"{source.files[f'{part}_labels']}: labels must be 0..{spec.n_classes - 1}, "
                          f"found {int(labels.max())}")
@@ -187,20 +189,9 @@ def _read_part(spec: DatasetSpec, source: DatasetSource, part: str) -> tuple[np.
 
 
 def _read_rows(spec: DatasetSpec, source: DatasetSource, split: str, rows) -> tuple[np.ndarray, np.ndarray]:
-    """Images (k, 28, 28) uint8 and labels (k,) uint8 of ``rows`` of ``split``, validated; from the
-    full data set only these rows are read (through the array cache)."""
+    """Images (k, 28, 28) uint8 and labels (k,) uint8 of ``rows`` of ``split``, validated."""
     start, stop = _split_range(split, source)
-    part = "test" if split == "test" else "train"
-    part_rows = _check_rows(rows, stop - start) + start
-    if source.is_sample:
-        images, labels = load_sample_part(part)
-        return images[part_rows], labels[part_rows]
-    images = _read_file(spec, source, f"{part}_images", part_rows)
-    labels = _read_file(spec, source, f"{part}_labels", part_rows)
-    if labels.size and labels.max() >= spec.n_classes:
-        raise ValueError(f"{source.files[f'{part}_labels']}: labels must be 0..{spec.n_classes - 1}, "
-                         f"found {int(labels.max())}")
-    return images, labels
+    return _read_part(spec, source, "test" if split == "test" else "train", _check_rows(rows, stop - start) + start)
 
 
 def _check_rows(rows, n) -> np.ndarray:
