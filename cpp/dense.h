@@ -24,10 +24,11 @@ void dense_forward(T* out, const T* x, const T* w, const T* b, int n, int n_in, 
 // dx is computed first, so dw and db may be the parameters themselves: with scale = −ρ and accumulate_dw this
 // is the SGD step W ← W − ρ·dzᵀX, b ← b − ρ·Σ_t dz_t fused into the GEMM (no gradient buffer round trip).
 // accumulate_dw adds into dW instead of overwriting it (a tied matrix sums both of its uses); accumulate_db
-// likewise for db.
+// likewise for db. dz_sums, when given, is Σ_t dz_t already (the output error kernels produce it in their pass).
 template <typename T>
 void dense_backward(T* dx, T* dw, T* db, const T* dz, const T* x, const T* w, int n, int n_in, int n_out,
-                    bool w_transposed, bool accumulate_dw, T scale = T(1), bool accumulate_db = false) {
+                    bool w_transposed, bool accumulate_dw, T scale = T(1), bool accumulate_db = false,
+                    const T* dz_sums = nullptr) {
     if (dx) {
         if (w_transposed)
             gemm(Trans::no, Trans::yes, n, n_in, n_out, T(1), dz, n_out, w, n_out, T(0), dx, n_in);
@@ -39,7 +40,8 @@ void dense_backward(T* dx, T* dw, T* db, const T* dz, const T* x, const T* w, in
         gemm(Trans::yes, Trans::no, n_in, n_out, n, scale, x, n_in, dz, n_out, beta, dw, n_out);
     else
         gemm(Trans::yes, Trans::no, n_out, n_in, n, scale, dz, n_out, x, n_in, beta, dw, n_in);
-    column_sums(db, dz, n, n_out, accumulate_db, scale);  // db = Σ_t dz_t
+    if (!dz_sums) return column_sums(db, dz, n, n_out, accumulate_db, scale);  // db = Σ_t dz_t
+    for (int j = 0; j < n_out; ++j) db[j] = (accumulate_db ? db[j] : T(0)) + scale * dz_sums[j];
 }
 
 }  // namespace fastmlp

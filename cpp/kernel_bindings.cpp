@@ -131,18 +131,20 @@ void bind_for(py::module_& m) {
         require_same(yhat, y, "Yhat", "Y");
         return squared_error_forward(yhat.data(), y.data(), rows(y), cols(y));
     }, nc("Yhat"), nc("Y"));
-    m.def("squared_error_activation_backward", [](const Array<T>& yhat, const Array<T>& y, const std::string& act) {
+    m.def("squared_error_forward_backward", [](const Array<T>& yhat, const Array<T>& y, const std::string& act) {
         require_same(yhat, y, "Yhat", "Y");
-        auto out = like(yhat);
-        squared_error_activation_backward(out.mutable_data(), yhat.data(), y.data(), rows(yhat), cols(yhat),
-                                          parse_activation(act));
-        return out;
+        auto delta = like(yhat);
+        Array<T> sums(std::vector<py::ssize_t>{cols(y)});
+        const T loss = squared_error_forward_backward(delta.mutable_data(), sums.mutable_data(), yhat.data(), y.data(),
+                                                      rows(yhat), cols(yhat), parse_activation(act));
+        return py::make_tuple(loss, delta, sums);
     }, nc("Yhat"), nc("Y"), py::arg("activation"));
     m.def("output_error_backward", [](const Array<T>& yhat, const Array<T>& y) {
         require_same(yhat, y, "Yhat", "Y");
-        auto out = like(y);
-        output_error_backward(out.mutable_data(), yhat.data(), y.data(), rows(y), cols(y));
-        return out;
+        auto delta = like(y);
+        Array<T> sums(std::vector<py::ssize_t>{cols(y)});
+        output_error_backward(delta.mutable_data(), sums.mutable_data(), yhat.data(), y.data(), rows(y), cols(y));
+        return py::make_tuple(delta, sums);
     }, nc("Yhat"), nc("Y"));
     m.def("sparse_kl_penalty_forward", [](const Array<T>& h, double target, double weight) {
         require_2d(h, "H");

@@ -56,31 +56,61 @@ FASTMLP_SIMD_CLONES T squared_error_forward(const T* yhat, const T* y, int n, in
     return T(0.5 * total / n);
 }
 
-// delta (n, k) = (ŷ − y)/n ⊙ act'(ŷ) for an element-wise output activation: the squared error's ∂loss/∂Z in one
-// pass over memory (output_error_backward, then activation_backward, fused). Differentiates
-// (1/n) Σ_t ½‖act(Z_t) − y_t‖² with ŷ = act(Z). delta may alias yhat.
+// delta (n, k) = (ŷ − y)/n ⊙ deriv(ŷ) and delta_sums (k) = Σ_t delta_t (the output bias gradient) in one pass
+// over memory; returns Σ ‖ŷ_t − y_t‖² from the same pass (the squared error's loss, which its caller would
+// otherwise read both matrices again for). Threads split the columns and each sums its own over the rows in
+// order, so delta_sums does not depend on the thread count. delta may alias yhat.
 template <typename T, typename D>
-FASTMLP_SIMD_CLONES void map_output_error(T* delta, const T* yhat, const T* y, std::ptrdiff_t count, T inv_n,
-                                          D deriv) {
-#pragma omp parallel for schedule(static) num_threads(omp_threads()) if (count > kParallelMinElements)
-    for (std::ptrdiff_t i = 0; i < count; ++i) delta[i] = (yhat[i] - y[i]) * inv_n * deriv(yhat[i]);
-}
-
-template <typename T>
-void squared_error_activation_backward(T* delta, const T* yhat, const T* y, int n, int k, Activation act) {
-    with_derivative<T>(act, [&](auto deriv) {
-        map_output_error(delta, yhat, y, std::ptrdiff_t(n) * k, T(1) / T(n), deriv);
-    });
-}
-
-// delta (n, k) = (ŷ − y)/n. Differentiates each loss above: it is ∂loss/∂Z for softmax + cross-entropy and
-// sigmoid + binary cross-entropy, and ∂loss/∂Ŷ for squared error. delta may alias yhat.
-template <typename T>
-FASTMLP_SIMD_CLONES void output_error_backward(T* delta, const T* yhat, const T* y, int n, int k) {
+FASTMLP_SIMD_CLONES double map_output_error(T* delta, T* delta_sums, const T* yhat, const T* y, int n, int k, D deriv) {
+    constexpr int kMaxThreads = 64;
+    double partial[kMaxThreads] = {};
+    const int threads = omp_threads() < kMaxThreads ? omp_threads() : kMaxThreads;
     const T inv_n = T(1) / T(n);
-    const std::ptrdiff_t count = std::ptrdiff_t(n) * k;
-#pragma omp parallel for schedule(static) num_threads(omp_threads()) if (count > kParallelMinElements)
-    for (std::ptrdiff_t i = 0; i < count; ++i) delta[i] = (yhat[i] - y[i]) * inv_n;
+#pragma omp parallel num_threads(threads) if (std::ptrdiff_t(n) * k > kParallelMinElements)
+    {
+        int begin, end;
+        thread_share(k, begin, end);
+        for (int j = begin; j < end; ++j) delta_sums[j] = T(0);
+        double squares = 0;
+        for (int t = 0; t < n; ++t) {
+            const std::ptrdiff_t r = std::ptrdiff_t(t) * k;
+            T row = 0;
+#pragma omp simd reduction(+ : row)
+            for (int j = begin; j < end; ++j) {
+                const T error = yhat[r + j] - y[r + j];
+                const T d = error * inv_n * deriv(yhat[r + j]);
+                delta[r + j] = d;
+                delta_sums[j] += d;
+                row += error * error;
+            }
+            squares += double(row);
+        }
+#ifdef _OPENMP
+        partial[omp_get_thread_num()] = squares;
+#else
+        partial[0] = squares;
+#endif
+    }
+    double total = 0;
+    for (double p : partial) total += p;
+    return total;
+}
+
+// Forward and backward of the squared error through an element-wise output activation ŷ = act(Z), in one pass:
+// returns (1/n) Σ_t ½‖ŷ_t − y_t‖² (as squared_error_forward) and writes delta (n, k) = ∂loss/∂Z = (ŷ − y)/n ⊙ act'(ŷ),
+// which differentiates (1/n) Σ_t ½‖act(Z_t) − y_t‖², and delta_sums (k) = Σ_t delta_t. delta may alias yhat.
+template <typename T>
+T squared_error_forward_backward(T* delta, T* delta_sums, const T* yhat, const T* y, int n, int k, Activation act) {
+    double squares = 0;
+    with_derivative<T>(act, [&](auto deriv) { squares = map_output_error(delta, delta_sums, yhat, y, n, k, deriv); });
+    return T(0.5 * squares / n);
+}
+
+// delta (n, k) = (ŷ − y)/n and delta_sums (k) = Σ_t delta_t. Differentiates each loss above: it is ∂loss/∂Z for
+// softmax + cross-entropy and sigmoid + binary cross-entropy, and ∂loss/∂Ŷ for squared error. delta may alias yhat.
+template <typename T>
+void output_error_backward(T* delta, T* delta_sums, const T* yhat, const T* y, int n, int k) {
+    map_output_error(delta, delta_sums, yhat, y, n, k, [](T) { return T(1); });
 }
 
 }  // namespace fastmlp

@@ -62,6 +62,8 @@ void Network<T>::ensure_capacity(int rows) {
     offset += std::ptrdiff_t(L) * width;
     unit_grad_offset_ = offset;
     offset += width;
+    delta_sums_offset_ = offset;
+    offset += layout_.sizes[L];
     work_.assign(offset, T(0));
     capacity_ = rows;
 }
@@ -96,15 +98,30 @@ void Network<T>::forward(T* out, const T* x, int n, int upto) {
 }
 
 // Data loss of the output layer (turning logits into Ŷ in place), plus the sparsity and weight-decay terms.
+// with_error: δ(L) = (Ŷ − Y)/n is ∂E/∂Z for the matched losses (softmax + cross-entropy, sigmoid + BCE); for the
+// squared error it is ∂E/∂Ŷ, chained through the output activation (fused with the loss itself when element-wise).
 template <typename T>
-T Network<T>::output_loss(const T* y, int n) {
+T Network<T>::output_loss(const T* y, int n, bool with_error) {
     const int L = layout_.n_layers, k = layout_.sizes[L];
     T* out = act(L - 1);
+    T* delta = work_.data() + delta_offset_[0];
+    T* delta_sums = work_.data() + delta_sums_offset_;
     T loss;
     switch (config_.loss) {
         case Loss::cross_entropy: loss = softmax_cross_entropy_forward(out, out, y, n, k); break;
         case Loss::binary_cross_entropy: loss = sigmoid_binary_cross_entropy_forward(out, out, y, n, k); break;
-        default: loss = squared_error_forward(out, y, n, k); break;
+        default:
+            if (with_error && config_.output != Activation::softmax)
+                loss = squared_error_forward_backward(delta, delta_sums, out, y, n, k, config_.output);
+            else
+                loss = squared_error_forward(out, y, n, k);
+            break;
+    }
+    if (with_error && config_.loss != Loss::squared_error) output_error_backward(delta, delta_sums, out, y, n, k);
+    if (with_error && config_.loss == Loss::squared_error && config_.output == Activation::softmax) {
+        output_error_backward(delta, delta_sums, out, y, n, k);
+        softmax_backward(delta, delta, out, n, k);
+        column_sums(delta_sums, delta, n, k, false);
     }
     if (sparse()) {
         const int width = layout_.max_width();
@@ -118,23 +135,14 @@ T Network<T>::output_loss(const T* y, int n) {
     return loss;
 }
 
-// δ(L) = Ŷ − Y (over n), then per layer ∂E/∂W(l) = δ(l)ᵀ·X(l), ∂E/∂b(l) = Σ_t δ(l),
+// From δ(L), per layer ∂E/∂W(l) = δ(l)ᵀ·X(l), ∂E/∂b(l) = Σ_t δ(l),
 // δ(l−1) = (δ(l)·W(l) + sparsity gradient) ⊙ σ'(Z(l−1)); the input layer's δ is never computed.
 template <typename T>
-void Network<T>::backward(const T* x, const T* y, int n, T sgd_step) {
+void Network<T>::backward(const T* x, int n, T sgd_step) {
     const int L = layout_.n_layers, width = layout_.max_width();
     const std::vector<int>& s = layout_.sizes;
     T* delta = work_.data() + delta_offset_[0];
     T* next = work_.data() + delta_offset_[1];
-    const T* yhat = act(L - 1);
-    if (config_.loss != Loss::squared_error) {
-        output_error_backward(delta, yhat, y, n, s[L]);  // (Ŷ − Y)/n is ∂E/∂Z for the matched losses
-    } else if (config_.output == Activation::softmax) {  // (Ŷ − Y)/n is ∂E/∂Ŷ: chain through the softmax
-        output_error_backward(delta, yhat, y, n, s[L]);
-        softmax_backward(delta, delta, yhat, n, s[L]);
-    } else {
-        squared_error_activation_backward(delta, yhat, y, n, s[L], config_.output);
-    }
     const bool fused_sgd = sgd_step > T(0);
     T* target = fused_sgd ? params_.data() : grads_.data();  // where ∂E/∂θ goes (scaled by −ρ when fused)
     T* unit_grad = work_.data() + unit_grad_offset_;
@@ -143,7 +151,8 @@ void Network<T>::backward(const T* x, const T* y, int n, T sgd_step) {
         T* db = target + layout_.bias_offset[l];
         dense_backward(l == 0 ? static_cast<T*>(nullptr) : next, dw, db, delta, l == 0 ? x : act(l - 1), weight(l),
                        n, s[l], s[l + 1], bool(layout_.transposed[l]), fused_sgd || bool(layout_.accumulate_dw[l]),
-                       fused_sgd ? -sgd_step : T(1), fused_sgd);
+                       fused_sgd ? -sgd_step : T(1), fused_sgd,
+                       l == L - 1 ? work_.data() + delta_sums_offset_ : nullptr);
         if (l == 0) break;
         const T* per_unit = nullptr;
         if (sparse()) {
@@ -193,8 +202,8 @@ T Network<T>::loss_and_grad(const T* x, Targets<T> y, int n, bool want_grad) {
     FlushSubnormals flush(loops_fork(n));
     const T* yd = dense_targets(y, nullptr, 0, n);
     forward_layers(x, n, layout_.n_layers - 1, config_.loss != Loss::squared_error);
-    const T loss = output_loss(yd, n);
-    if (want_grad) backward(x, yd, n);
+    const T loss = output_loss(yd, n, want_grad);
+    if (want_grad) backward(x, n);
     return loss;
 }
 

@@ -93,10 +93,12 @@ class Network {
 
     void ensure_capacity(int rows);
     void forward_layers(const T* x, int n, int upto, bool output_as_logits);
-    T output_loss(const T* y, int n);
-    // Fills grads(); with sgd_step > 0 it instead applies W ← W − sgd_step·∂E/∂W layer by layer inside the
-    // weight-gradient GEMMs (plain SGD without weight decay needs no gradient buffer).
-    void backward(const T* x, const T* y, int n, T sgd_step = T(0));
+    // The batch's loss; with_error also leaves the output error δ(L) = ∂E/∂Z(L) and its column sums in the
+    // workspace for backward (the squared error computes its loss in that same pass).
+    T output_loss(const T* y, int n, bool with_error);
+    // From δ(L) left by output_loss: fills grads(); with sgd_step > 0 it instead applies W ← W − sgd_step·∂E/∂W
+    // layer by layer inside the weight-gradient GEMMs (plain SGD without weight decay needs no gradient buffer).
+    void backward(const T* x, int n, T sgd_step = T(0));
     const T* dense_targets(Targets<T> y, const std::int64_t* rows, std::ptrdiff_t first, int n);
     void optimizer_step(const TrainOptions& o);
 
@@ -114,6 +116,7 @@ class Network {
     std::vector<std::ptrdiff_t> act_offset_;  // per layer
     std::ptrdiff_t delta_offset_[2] = {0, 0}, batch_x_offset_ = 0, batch_y_offset_ = 0;
     std::ptrdiff_t mean_act_offset_ = 0, unit_grad_offset_ = 0;  // per hidden layer: max_width each
+    std::ptrdiff_t delta_sums_offset_ = 0;                        // Σ_t δ(L)_t, the output bias gradient
 
     std::atomic<bool> busy_{false};
 };

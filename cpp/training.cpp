@@ -116,7 +116,7 @@ T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o
             throw;
         }
         forward_layers(xb, m, layout_.n_layers - 1, config_.loss != Loss::squared_error);
-        const T loss = output_loss(yb, m);
+        const T loss = output_loss(yb, m, true);
         if (!std::isfinite(loss)) {
             undo_epoch();
             throw DivergenceError("the training loss became " + std::string(std::isnan(loss) ? "nan" : "inf") +
@@ -126,9 +126,9 @@ T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o
         }
         total += double(loss) * m;
         if (fused_sgd) {
-            backward(xb, yb, m, T(o.learning_rate));  // the update happens inside backward's GEMMs
+            backward(xb, m, T(o.learning_rate));  // the update happens inside backward's GEMMs
         } else {
-            backward(xb, yb, m);
+            backward(xb, m);
             if (reduce_gradients) {
                 try {
                     reduce_gradients(grads_.data(), layout_.size);

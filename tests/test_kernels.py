@@ -98,8 +98,8 @@ def test_losses(dtype, shape):
     np.testing.assert_allclose(P, want_P, **tol(dtype))
     np.testing.assert_allclose(_core.squared_error_forward(Z, T), ref.squared_error_forward(ref64(Z), ref64(T)),
                                **tol(dtype))
-    np.testing.assert_allclose(_core.output_error_backward(P, T), ref.output_error_backward(ref64(P), ref64(T)),
-                               **tol(dtype))
+    for got, want in zip(_core.output_error_backward(P, T), ref.output_error_backward(ref64(P), ref64(T))):
+        np.testing.assert_allclose(got, want, **tol(dtype))
 
 
 def test_cross_entropy_losses_are_finite_for_extreme_logits(dtype):
@@ -189,16 +189,33 @@ def test_kernels_refuse_wrong_dtype_and_shape():
 
 @pytest.mark.parametrize("shape", SHAPES + [(300, 200)])  # 60,000 elements: the threaded loops too
 @pytest.mark.parametrize("act", ACTS)
-def test_squared_error_activation_backward(dtype, shape, act):
+def test_squared_error_forward_backward(dtype, shape, act):
     rng = np.random.default_rng(7)
     Yhat = ref.activation_forward(rand(rng, shape, np.float64, 2), act).astype(dtype)
     Y = rng.uniform(size=shape).astype(dtype)
-    np.testing.assert_allclose(_core.squared_error_activation_backward(Yhat, Y, act),
-                               ref.squared_error_activation_backward(ref64(Yhat), ref64(Y), act), **tol(dtype))
-    np.testing.assert_allclose(_core.squared_error_forward(Yhat, Y), ref.squared_error_forward(ref64(Yhat), ref64(Y)),
-                               **tol(dtype))
+    got = _core.squared_error_forward_backward(Yhat, Y, act)
+    want = ref.squared_error_forward_backward(ref64(Yhat), ref64(Y), act)
+    for g, w in zip(got, want):  # loss, dZ and its column sums
+        np.testing.assert_allclose(g, w, **tol(dtype))
+    np.testing.assert_allclose(got[0], _core.squared_error_forward(Yhat, Y), **tol(dtype))  # the same loss
     with pytest.raises(ValueError, match="softmax"):
-        _core.squared_error_activation_backward(Yhat, Y, "softmax")
+        _core.squared_error_forward_backward(Yhat, Y, "softmax")
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_output_error_column_sums_do_not_depend_on_the_thread_count(threads):
+    # threads split the columns and each sums its own over the rows in order: bit-identical sums
+    rng = np.random.default_rng(8)
+    Yhat, Y = rng.random((400, 300), np.float32), rng.random((400, 300), np.float32)
+    before = _core.get_num_threads()
+    try:
+        _core.set_num_threads(1)
+        want = _core.squared_error_forward_backward(Yhat, Y, "sigmoid")[2]
+        _core.set_num_threads(threads)
+        got = _core.squared_error_forward_backward(Yhat, Y, "sigmoid")[2]
+    finally:
+        _core.set_num_threads(before)
+    np.testing.assert_array_equal(got, want)
 
 
 @pytest.mark.parametrize("size", [1, 7, 100_000])  # 100,000: the scan is split across threads

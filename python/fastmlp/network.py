@@ -135,7 +135,10 @@ class Network:
                        "hidden activations")
 
     def _inputs(self, X, Y):
+        reconstructs = Y is X  # an autoencoder's targets are its inputs: convert and scan them once
         X = as_features(X, self.layer_sizes[0], self.dtype)
+        if reconstructs and X.shape[1] == self.layer_sizes[-1]:
+            return X, X
         Y = as_targets(Y, X.shape[0], self.layer_sizes[-1], self.output == "softmax", self.dtype)
         return X, Y
 

@@ -100,13 +100,17 @@ def squared_error_forward(Yhat, Y):
 
 
 def output_error_backward(Yhat, Y):
-    """(Ŷ − Y)/n: ∂loss/∂Z for softmax+CE and sigmoid+BCE, and ∂loss/∂Ŷ for squared error."""
-    return (Yhat - Y) / Yhat.shape[0]
+    """(delta, delta summed over the samples) with delta = (Ŷ − Y)/n: ∂loss/∂Z for softmax+CE and sigmoid+BCE, and
+    ∂loss/∂Ŷ for squared error; the sums are the output bias gradient."""
+    delta = (Yhat - Y) / Yhat.shape[0]
+    return delta, delta.sum(axis=0)
 
 
-def squared_error_activation_backward(Yhat, Y, activation):
-    """dZ = (Ŷ − Y)/n ⊙ act'(Z) with Ŷ = act(Z) element-wise: ∂/∂Z of (1/n) Σ_t ½‖act(Z_t) − Y_t‖²."""
-    return activation_backward(output_error_backward(Yhat, Y), Yhat, activation)
+def squared_error_forward_backward(Yhat, Y, activation):
+    """(loss, dZ, dZ summed over the samples) for Ŷ = act(Z) element-wise: the loss (1/n) Σ_t ½‖Ŷ_t − Y_t‖² and
+    dZ = (Ŷ − Y)/n ⊙ act'(Z), its gradient ∂/∂Z."""
+    delta = activation_backward(output_error_backward(Yhat, Y)[0], Yhat, activation)
+    return squared_error_forward(Yhat, Y), delta, delta.sum(axis=0)
 
 
 def all_finite(values):
@@ -243,14 +247,13 @@ class Network:
     def _data_loss_and_output_delta(self, Z, Yhat, Y):
         if self.loss_name == "cross_entropy":
             loss, _ = softmax_cross_entropy_forward(Z, Y)
-            return loss, output_error_backward(Yhat, Y)
+            return loss, output_error_backward(Yhat, Y)[0]
         if self.loss_name == "binary_cross_entropy":
             loss, _ = sigmoid_binary_cross_entropy_forward(Z, Y)
-            return loss, output_error_backward(Yhat, Y)
-        loss = squared_error_forward(Yhat, Y)
+            return loss, output_error_backward(Yhat, Y)[0]
         if self.output == "softmax":
-            return loss, softmax_backward(output_error_backward(Yhat, Y), Yhat)
-        return loss, squared_error_activation_backward(Yhat, Y, self.output)
+            return squared_error_forward(Yhat, Y), softmax_backward(output_error_backward(Yhat, Y)[0], Yhat)
+        return squared_error_forward_backward(Yhat, Y, self.output)[:2]
 
     def _sparse(self):
         return self.sparsity_weight > 0

@@ -16,6 +16,7 @@ results to stdout; ``--quiet`` turns progress off.
 from __future__ import annotations
 
 import sys
+import time
 import traceback
 
 from .errors import _one_line
@@ -32,6 +33,9 @@ def _abort_other_ranks(code):
     if MPI is not None and MPI.Is_initialized() and not MPI.Is_finalized() and MPI.COMM_WORLD.Get_size() > 1:
         sys.stdout.flush()
         sys.stderr.flush()
+        # mpiexec relays each rank's output through its launcher, which Abort kills with the ranks: a moment's
+        # pause lets this rank's error line through first (on a loaded machine it was lost without one).
+        time.sleep(0.5)
         MPI.COMM_WORLD.Abort(code)
 
 
