@@ -90,21 +90,53 @@ inline T softmax_row_inplace(T* row, int k) {
     return std::log(sum);
 }
 
+// The element-wise activations, each a type with value(z) = act(z) and derivative(a) = act'(Z) written in terms of
+// a = act(Z). with_activation calls body with the one for act, so that each caller's loop is compiled (and
+// vectorised) once per activation. Softmax normalises rows and has its own kernels.
+template <typename T>
+struct SigmoidActivation {
+    static T value(T z) { return sigmoid(z); }
+    static T derivative(T a) { return a * (T(1) - a); }
+};
+template <typename T>
+struct TanhActivation {
+    static T value(T z) { return std::tanh(z); }
+    static T derivative(T a) { return T(1) - a * a; }
+};
+template <typename T>
+struct ReluActivation {
+    static T value(T z) { return z > T(0) ? z : T(0); }
+    static T derivative(T a) { return a > T(0) ? T(1) : T(0); }
+};
+template <typename T>
+struct IdentityActivation {
+    static T value(T z) { return z; }
+    static T derivative(T) { return T(1); }
+};
+
+template <typename T, typename Body>
+void with_activation(Activation act, Body&& body) {
+    switch (act) {
+        case Activation::sigmoid: return body(SigmoidActivation<T>{});
+        case Activation::tanh: return body(TanhActivation<T>{});
+        case Activation::relu: return body(ReluActivation<T>{});
+        case Activation::identity: return body(IdentityActivation<T>{});
+        case Activation::softmax:
+            throw std::invalid_argument("softmax is not element-wise (it normalises rows): use the softmax kernels");
+    }
+}
+
 // out (n, m) = act(z + b): z (n, m) row-major, b (m) broadcast over rows (nullable). One sweep over memory;
 // out may alias z. Softmax normalises each row after adding the bias.
 template <typename T>
 void bias_activation_forward(T* out, const T* z, const T* b, int n, int m, Activation act) {
-    switch (act) {
-        case Activation::sigmoid: return map_biased_rows(out, z, b, n, m, [](T v) { return sigmoid(v); });
-        case Activation::tanh: return map_biased_rows(out, z, b, n, m, [](T v) { return std::tanh(v); });
-        case Activation::relu: return map_biased_rows(out, z, b, n, m, [](T v) { return v > T(0) ? v : T(0); });
-        case Activation::identity: return map_biased_rows(out, z, b, n, m, [](T v) { return v; });
-        case Activation::softmax:
-            map_biased_rows(out, z, b, n, m, [](T v) { return v; });
+    if (act != Activation::softmax)
+        return with_activation<T>(act, [&](auto a) {
+            map_biased_rows(out, z, b, n, m, [](T v) { return decltype(a)::value(v); });
+        });
+    map_biased_rows(out, z, b, n, m, [](T v) { return v; });
 #pragma omp parallel for schedule(static) num_threads(omp_threads()) if (std::ptrdiff_t(n) * m > kParallelMinElements)
-            for (int t = 0; t < n; ++t) softmax_row_inplace(out + std::ptrdiff_t(t) * m, m);
-            return;
-    }
+    for (int t = 0; t < n; ++t) softmax_row_inplace(out + std::ptrdiff_t(t) * m, m);
 }
 
 // dz (n, m) = (da + g) ⊙ deriv(a), g (m) nullable and broadcast over rows; one plain loop per activation.
@@ -120,18 +152,10 @@ FASTMLP_SIMD_CLONES void map_backward_rows(T* dz, const T* da, const T* a, const
     }
 }
 
-// Calls body(deriv) with deriv(a) = act'(Z) written in terms of a = act(Z), one lambda type per activation so that
-// each caller's loop is compiled (and vectorised) once per activation.
+// Calls body(deriv) with deriv(a) = act'(Z) written in terms of a = act(Z).
 template <typename T, typename Body>
 void with_derivative(Activation act, Body&& body) {
-    switch (act) {
-        case Activation::sigmoid: return body([](T y) { return y * (T(1) - y); });
-        case Activation::tanh: return body([](T y) { return T(1) - y * y; });
-        case Activation::relu: return body([](T y) { return y > T(0) ? T(1) : T(0); });
-        case Activation::identity: return body([](T) { return T(1); });
-        case Activation::softmax:
-            throw std::invalid_argument("softmax has no element-wise derivative: use softmax_backward");
-    }
+    with_activation<T>(act, [&](auto a) { body([](T y) { return decltype(a)::derivative(y); }); });
 }
 
 // dz (n, m) = (da + per_unit_grad) ⊙ act'(Z), act' from a = act(Z); per_unit_grad (m) is nullable and is

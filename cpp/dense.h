@@ -6,7 +6,7 @@
 namespace fastmlp {
 
 // out (n, n_out) = act(x (n, n_in) · Wᵀ + b). W is stored (n_out, n_in); with w_transposed it is stored
-// (n_in, n_out) and used as is (the tied decoder: Z = X·W + b).
+// (n_in, n_out) and used as is (the tied decoder: Z = X·W + b). b null with the identity: the bare product.
 template <typename T>
 void dense_forward(T* out, const T* x, const T* w, const T* b, int n, int n_in, int n_out, Activation act,
                    bool w_transposed) {
@@ -14,7 +14,7 @@ void dense_forward(T* out, const T* x, const T* w, const T* b, int n, int n_in, 
         gemm(Trans::no, Trans::no, n, n_out, n_in, T(1), x, n_in, w, n_out, T(0), out, n_out);
     else
         gemm(Trans::no, Trans::yes, n, n_out, n_in, T(1), x, n_in, w, n_in, T(0), out, n_out);
-    bias_activation_forward(out, out, b, n, n_out, act);
+    if (b || act != Activation::identity) bias_activation_forward(out, out, b, n, n_out, act);
 }
 
 // Backward of Z = X·Wᵀ + b given dz (n, n_out):

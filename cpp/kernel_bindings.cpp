@@ -131,14 +131,16 @@ void bind_for(py::module_& m) {
         require_same(yhat, y, "Yhat", "Y");
         return squared_error_forward(yhat.data(), y.data(), rows(y), cols(y));
     }, nc("Yhat"), nc("Y"));
-    m.def("squared_error_forward_backward", [](const Array<T>& yhat, const Array<T>& y, const std::string& act) {
-        require_same(yhat, y, "Yhat", "Y");
-        auto delta = like(yhat);
+    m.def("squared_error_forward_backward", [](const Array<T>& z, const Array<T>& b, const Array<T>& y,
+                                                const std::string& act) {
+        require_same(z, y, "Z", "Y");
+        require_flat(b, cols(z), "b");
+        auto delta = like(z);
         Array<T> sums(std::vector<py::ssize_t>{cols(y)});
-        const T loss = squared_error_forward_backward(delta.mutable_data(), sums.mutable_data(), yhat.data(), y.data(),
-                                                      rows(yhat), cols(yhat), parse_activation(act));
+        const T loss = squared_error_forward_backward(delta.mutable_data(), sums.mutable_data(), z.data(), b.data(),
+                                                      y.data(), rows(z), cols(z), parse_activation(act));
         return py::make_tuple(loss, delta, sums);
-    }, nc("Yhat"), nc("Y"), py::arg("activation"));
+    }, nc("Z"), nc("b"), nc("Y"), py::arg("activation"));
     m.def("output_error_backward", [](const Array<T>& yhat, const Array<T>& y) {
         require_same(yhat, y, "Yhat", "Y");
         auto delta = like(y);

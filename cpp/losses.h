@@ -56,12 +56,13 @@ FASTMLP_SIMD_CLONES T squared_error_forward(const T* yhat, const T* y, int n, in
     return T(0.5 * total / n);
 }
 
-// delta (n, k) = (ŷ − y)/n ⊙ deriv(ŷ) and delta_sums (k) = Σ_t delta_t (the output bias gradient) in one pass
-// over memory; returns Σ ‖ŷ_t − y_t‖² from the same pass (the squared error's loss, which its caller would
-// otherwise read both matrices again for). Threads split the columns and each sums its own over the rows in
-// order, so delta_sums does not depend on the thread count. delta may alias yhat.
-template <typename T, typename D>
-FASTMLP_SIMD_CLONES double map_output_error(T* delta, T* delta_sums, const T* yhat, const T* y, int n, int k, D deriv) {
+// ŷ = act(z + b) (b nullable: ŷ = act(z)), delta (n, k) = (ŷ − y)/n ⊙ deriv(ŷ) and delta_sums (k) = Σ_t delta_t (the
+// output bias gradient) in one pass over memory; returns Σ ‖ŷ_t − y_t‖² from the same pass (the squared error's
+// loss, which would otherwise read both matrices again). Threads split the columns and each sums its own over the
+// rows in order, so delta_sums does not depend on the thread count. delta may alias z.
+template <typename T, typename A, typename D>
+FASTMLP_SIMD_CLONES double map_output_error(T* delta, T* delta_sums, const T* z, const T* b, const T* y, int n, int k,
+                                            A act, D deriv) {
     constexpr int kMaxThreads = 64;
     double partial[kMaxThreads] = {};
     const int threads = omp_threads() < kMaxThreads ? omp_threads() : kMaxThreads;
@@ -77,8 +78,9 @@ FASTMLP_SIMD_CLONES double map_output_error(T* delta, T* delta_sums, const T* yh
             T row = 0;
 #pragma omp simd reduction(+ : row)
             for (int j = begin; j < end; ++j) {
-                const T error = yhat[r + j] - y[r + j];
-                const T d = error * inv_n * deriv(yhat[r + j]);
+                const T yhat = act(b ? z[r + j] + b[j] : z[r + j]);
+                const T error = yhat - y[r + j];
+                const T d = error * inv_n * deriv(yhat);
                 delta[r + j] = d;
                 delta_sums[j] += d;
                 row += error * error;
@@ -96,13 +98,19 @@ FASTMLP_SIMD_CLONES double map_output_error(T* delta, T* delta_sums, const T* yh
     return total;
 }
 
-// Forward and backward of the squared error through an element-wise output activation ŷ = act(Z), in one pass:
-// returns (1/n) Σ_t ½‖ŷ_t − y_t‖² (as squared_error_forward) and writes delta (n, k) = ∂loss/∂Z = (ŷ − y)/n ⊙ act'(ŷ),
-// which differentiates (1/n) Σ_t ½‖act(Z_t) − y_t‖², and delta_sums (k) = Σ_t delta_t. delta may alias yhat.
+// Forward and backward of the squared error through an element-wise output activation, in one pass from the
+// output layer's bare product z = X·Wᵀ: ŷ = act(z + b), returns (1/n) Σ_t ½‖ŷ_t − y_t‖² (as squared_error_forward)
+// and writes delta (n, k) = ∂loss/∂Z = (ŷ − y)/n ⊙ act'(ŷ), which differentiates (1/n) Σ_t ½‖act(Z_t) − y_t‖² with
+// Z = z + b, and delta_sums (k) = Σ_t delta_t. Ŷ itself is never stored. delta may alias z.
 template <typename T>
-T squared_error_forward_backward(T* delta, T* delta_sums, const T* yhat, const T* y, int n, int k, Activation act) {
+T squared_error_forward_backward(T* delta, T* delta_sums, const T* z, const T* b, const T* y, int n, int k,
+                                 Activation act) {
     double squares = 0;
-    with_derivative<T>(act, [&](auto deriv) { squares = map_output_error(delta, delta_sums, yhat, y, n, k, deriv); });
+    with_activation<T>(act, [&](auto a) {
+        using A = decltype(a);
+        squares = map_output_error(delta, delta_sums, z, b, y, n, k, [](T v) { return A::value(v); },
+                                   [](T v) { return A::derivative(v); });
+    });
     return T(0.5 * squares / n);
 }
 
@@ -110,7 +118,8 @@ T squared_error_forward_backward(T* delta, T* delta_sums, const T* yhat, const T
 // softmax + cross-entropy and sigmoid + binary cross-entropy, and ∂loss/∂Ŷ for squared error. delta may alias yhat.
 template <typename T>
 void output_error_backward(T* delta, T* delta_sums, const T* yhat, const T* y, int n, int k) {
-    map_output_error(delta, delta_sums, yhat, y, n, k, [](T) { return T(1); });
+    const auto same = [](T v) { return v; };
+    map_output_error(delta, delta_sums, yhat, static_cast<const T*>(nullptr), y, n, k, same, [](T) { return T(1); });
 }
 
 }  // namespace fastmlp

@@ -68,16 +68,32 @@ void Network<T>::ensure_capacity(int rows) {
     capacity_ = rows;
 }
 
-// Activations of layers 0..upto for x (n rows); with output_as_logits the output layer keeps Z (its loss
-// kernel applies softmax/sigmoid itself, from the logits, for a stable log).
 template <typename T>
-void Network<T>::forward_layers(const T* x, int n, int upto, bool output_as_logits) {
+typename Network<T>::OutputForm Network<T>::output_form(bool with_error) const {
+    if (config_.loss != Loss::squared_error) return OutputForm::logits;
+    return with_error && config_.output != Activation::softmax ? OutputForm::product : OutputForm::activations;
+}
+
+// Activations of layers 0..upto for x (n rows); the output layer's in the given form.
+template <typename T>
+void Network<T>::forward_layers(const T* x, int n, int upto, OutputForm form) {
     const std::vector<int>& s = layout_.sizes;
     for (int l = 0; l <= upto; ++l) {
-        const bool logits = output_as_logits && l == layout_.n_layers - 1;
-        dense_forward(act(l), l == 0 ? x : act(l - 1), weight(l), bias(l), n, s[l], s[l + 1],
-                      logits ? Activation::identity : activation_of(l), bool(layout_.transposed[l]));
+        const bool output = l == layout_.n_layers - 1;
+        const bool bare = output && form == OutputForm::product;
+        dense_forward(act(l), l == 0 ? x : act(l - 1), weight(l), bare ? static_cast<const T*>(nullptr) : bias(l), n,
+                      s[l], s[l + 1], output && form != OutputForm::activations ? Activation::identity : activation_of(l),
+                      bool(layout_.transposed[l]));
     }
+}
+
+// δ(L) overwrites the output layer's activations (no new memory is touched), except that softmax + squared error
+// still needs Ŷ for the softmax's Jacobian.
+template <typename T>
+T* Network<T>::output_delta() {
+    if (config_.loss == Loss::squared_error && config_.output == Activation::softmax)
+        return work_.data() + delta_offset_[0];
+    return act(layout_.n_layers - 1);
 }
 
 template <typename T>
@@ -92,36 +108,35 @@ void Network<T>::forward(T* out, const T* x, int n, int upto) {
     const int width_in = layout_.sizes[0], width_out = layout_.sizes[upto + 1];
     for (int first = 0; first < n; first += chunk) {
         const int rows = std::min(chunk, n - first);
-        forward_layers(x + std::ptrdiff_t(first) * width_in, rows, upto, false);
+        forward_layers(x + std::ptrdiff_t(first) * width_in, rows, upto, OutputForm::activations);
         std::memcpy(out + std::ptrdiff_t(first) * width_out, act(upto), sizeof(T) * std::size_t(rows) * width_out);
     }
 }
 
 // Data loss of the output layer (turning logits into Ŷ in place), plus the sparsity and weight-decay terms.
 // with_error: δ(L) = (Ŷ − Y)/n is ∂E/∂Z for the matched losses (softmax + cross-entropy, sigmoid + BCE); for the
-// squared error it is ∂E/∂Ŷ, chained through the output activation (fused with the loss itself when element-wise).
+// squared error it is ∂E/∂Ŷ, chained through the output activation — from the bare product in one pass with the
+// loss itself when the activation is element-wise (forward_layers left OutputForm::product).
 template <typename T>
 T Network<T>::output_loss(const T* y, int n, bool with_error) {
     const int L = layout_.n_layers, k = layout_.sizes[L];
     T* out = act(L - 1);
-    T* delta = work_.data() + delta_offset_[0];
+    T* delta = output_delta();
     T* delta_sums = work_.data() + delta_sums_offset_;
     T loss;
-    switch (config_.loss) {
-        case Loss::cross_entropy: loss = softmax_cross_entropy_forward(out, out, y, n, k); break;
-        case Loss::binary_cross_entropy: loss = sigmoid_binary_cross_entropy_forward(out, out, y, n, k); break;
-        default:
-            if (with_error && config_.output != Activation::softmax)
-                loss = squared_error_forward_backward(delta, delta_sums, out, y, n, k, config_.output);
-            else
-                loss = squared_error_forward(out, y, n, k);
-            break;
-    }
-    if (with_error && config_.loss != Loss::squared_error) output_error_backward(delta, delta_sums, out, y, n, k);
-    if (with_error && config_.loss == Loss::squared_error && config_.output == Activation::softmax) {
-        output_error_backward(delta, delta_sums, out, y, n, k);
-        softmax_backward(delta, delta, out, n, k);
-        column_sums(delta_sums, delta, n, k, false);
+    if (output_form(with_error) == OutputForm::product) {
+        loss = squared_error_forward_backward(delta, delta_sums, out, bias(L - 1), y, n, k, config_.output);
+    } else {
+        switch (config_.loss) {
+            case Loss::cross_entropy: loss = softmax_cross_entropy_forward(out, out, y, n, k); break;
+            case Loss::binary_cross_entropy: loss = sigmoid_binary_cross_entropy_forward(out, out, y, n, k); break;
+            default: loss = squared_error_forward(out, y, n, k); break;
+        }
+        if (with_error) output_error_backward(delta, delta_sums, out, y, n, k);
+        if (with_error && config_.loss == Loss::squared_error) {  // softmax output: through its Jacobian
+            softmax_backward(delta, delta, out, n, k);
+            column_sums(delta_sums, delta, n, k, false);
+        }
     }
     if (sparse()) {
         const int width = layout_.max_width();
@@ -141,12 +156,13 @@ template <typename T>
 void Network<T>::backward(const T* x, int n, T sgd_step) {
     const int L = layout_.n_layers, width = layout_.max_width();
     const std::vector<int>& s = layout_.sizes;
-    T* delta = work_.data() + delta_offset_[0];
-    T* next = work_.data() + delta_offset_[1];
+    T* const buffers[2] = {work_.data() + delta_offset_[0], work_.data() + delta_offset_[1]};
+    T* delta = output_delta();
     const bool fused_sgd = sgd_step > T(0);
     T* target = fused_sgd ? params_.data() : grads_.data();  // where ∂E/∂θ goes (scaled by −ρ when fused)
     T* unit_grad = work_.data() + unit_grad_offset_;
     for (int l = L - 1; l >= 0; --l) {
+        T* next = delta == buffers[1] ? buffers[0] : buffers[1];  // never δ(L)'s place, which may be too small
         T* dw = target + layout_.weight_offset[layout_.weight_block[l]];
         T* db = target + layout_.bias_offset[l];
         dense_backward(l == 0 ? static_cast<T*>(nullptr) : next, dw, db, delta, l == 0 ? x : act(l - 1), weight(l),
@@ -161,7 +177,7 @@ void Network<T>::backward(const T* x, int n, T sgd_step) {
             per_unit = unit_grad;
         }
         activation_backward(next, next, act(l - 1), per_unit, n, s[l], config_.hidden);
-        std::swap(delta, next);
+        delta = next;
     }
     if (config_.weight_decay > 0 && !fused_sgd)
         weight_decay_backward(grads_.data(), params_.data(), layout_.n_weights, T(config_.weight_decay));
@@ -201,7 +217,7 @@ T Network<T>::loss_and_grad(const T* x, Targets<T> y, int n, bool want_grad) {
     ensure_capacity(n);
     FlushSubnormals flush(loops_fork(n));
     const T* yd = dense_targets(y, nullptr, 0, n);
-    forward_layers(x, n, layout_.n_layers - 1, config_.loss != Loss::squared_error);
+    forward_layers(x, n, layout_.n_layers - 1, output_form(want_grad));
     const T loss = output_loss(yd, n, want_grad);
     if (want_grad) backward(x, n);
     return loss;

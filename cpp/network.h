@@ -92,7 +92,13 @@ class Network {
     bool loops_fork(int rows) const { return std::ptrdiff_t(rows) * layout_.max_width() > kParallelMinElements; }
 
     void ensure_capacity(int rows);
-    void forward_layers(const T* x, int n, int upto, bool output_as_logits);
+    // What the output layer leaves for its loss kernel: Ŷ itself, the logits Z (the cross-entropy kernels apply
+    // softmax/sigmoid themselves, for a stable log) or the bare product X·Wᵀ (the fused squared error adds the
+    // bias and applies the activation in its own pass).
+    enum class OutputForm { activations, logits, product };
+    OutputForm output_form(bool with_error) const;
+    void forward_layers(const T* x, int n, int upto, OutputForm form);
+    T* output_delta();  // where output_loss leaves δ(L): in place of the output layer's activations where it can
     // The batch's loss; with_error also leaves the output error δ(L) = ∂E/∂Z(L) and its column sums in the
     // workspace for backward (the squared error computes its loss in that same pass).
     T output_loss(const T* y, int n, bool with_error);

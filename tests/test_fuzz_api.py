@@ -596,7 +596,7 @@ CHILD = textwrap.dedent(r'''
         "sigmoid_binary_cross_entropy_forward": ([("Z", "nm"), ("Y", "nm")], []),
         "squared_error_forward": ([("Yhat", "nm"), ("Y", "nm")], []),
         "output_error_backward": ([("Yhat", "nm"), ("Y", "nm")], []),
-        "squared_error_forward_backward": ([("Yhat", "nm"), ("Y", "nm")], [("activation", "act")]),
+        "squared_error_forward_backward": ([("Z", "nm"), ("b", "m"), ("Y", "nm")], [("activation", "act")]),
         "sparse_kl_penalty_forward": ([("H", "nm")], [("target", "frac"), ("weight", "real")]),
         "sparse_kl_penalty_backward": ([("H", "nm")], [("target", "frac"), ("weight", "real")]),
         "weight_decay_forward": ([("W", "nm")], [("weight_decay", "real")]),

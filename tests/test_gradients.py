@@ -142,12 +142,13 @@ def test_fused_output_error_is_the_loss_gradient(impl, loss):
 @pytest.mark.parametrize("impl", [_core, ref])
 @pytest.mark.parametrize("act", ["identity", "sigmoid", "tanh", "relu"])
 def test_fused_squared_error_output_error_is_the_loss_gradient(impl, act):
-    # ∂/∂Z of (1/n) Σ_t ½‖act(Z_t) − Y_t‖², Z away from relu's kink
+    # ∂/∂Z of (1/n) Σ_t ½‖act(Z_t + b) − Y_t‖², Z + b away from relu's kink
     rng = np.random.default_rng(9)
-    Z = rng.standard_normal((5, 3))
-    Z[np.abs(Z) < 0.1] = 0.5
+    Z, b = rng.standard_normal((5, 3)), rng.standard_normal(3) * 0.1
+    Z[np.abs(Z + b) < 0.1] = 0.5
     Y = rng.uniform(size=(5, 3))
-    numeric = numeric_grad(lambda z: float(impl.squared_error_forward(impl.activation_forward(z.reshape(Z.shape), act),
-                                                                      Y)), Z.reshape(-1).copy())
-    analytic = impl.squared_error_forward_backward(impl.activation_forward(Z, act), Y, act)[1]
+    numeric = numeric_grad(lambda z: float(impl.squared_error_forward(impl.activation_forward(z.reshape(Z.shape) + b,
+                                                                                             act), Y)),
+                           Z.reshape(-1).copy())
+    analytic = impl.squared_error_forward_backward(Z, b, Y, act)[1]
     assert_grad_close(analytic.reshape(-1), numeric)

@@ -191,15 +191,16 @@ def test_kernels_refuse_wrong_dtype_and_shape():
 @pytest.mark.parametrize("act", ACTS)
 def test_squared_error_forward_backward(dtype, shape, act):
     rng = np.random.default_rng(7)
-    Yhat = ref.activation_forward(rand(rng, shape, np.float64, 2), act).astype(dtype)
+    Z, b = rand(rng, shape, dtype, 2), rand(rng, shape[1], dtype)
     Y = rng.uniform(size=shape).astype(dtype)
-    got = _core.squared_error_forward_backward(Yhat, Y, act)
-    want = ref.squared_error_forward_backward(ref64(Yhat), ref64(Y), act)
+    got = _core.squared_error_forward_backward(Z, b, Y, act)
+    want = ref.squared_error_forward_backward(ref64(Z), ref64(b), ref64(Y), act)
     for g, w in zip(got, want):  # loss, dZ and its column sums
         np.testing.assert_allclose(g, w, **tol(dtype))
+    Yhat = _core.activation_forward(Z + b, act)
     np.testing.assert_allclose(got[0], _core.squared_error_forward(Yhat, Y), **tol(dtype))  # the same loss
     with pytest.raises(ValueError, match="softmax"):
-        _core.squared_error_forward_backward(Yhat, Y, "softmax")
+        _core.squared_error_forward_backward(Z, b, Y, "softmax")
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
@@ -210,9 +211,10 @@ def test_output_error_column_sums_do_not_depend_on_the_thread_count(threads):
     before = _core.get_num_threads()
     try:
         _core.set_num_threads(1)
-        want = _core.squared_error_forward_backward(Yhat, Y, "sigmoid")[2]
+        b = np.zeros(300, np.float32)
+        want = _core.squared_error_forward_backward(Yhat, b, Y, "sigmoid")[2]
         _core.set_num_threads(threads)
-        got = _core.squared_error_forward_backward(Yhat, Y, "sigmoid")[2]
+        got = _core.squared_error_forward_backward(Yhat, b, Y, "sigmoid")[2]
     finally:
         _core.set_num_threads(before)
     np.testing.assert_array_equal(got, want)

@@ -106,9 +106,10 @@ def output_error_backward(Yhat, Y):
     return delta, delta.sum(axis=0)
 
 
-def squared_error_forward_backward(Yhat, Y, activation):
-    """(loss, dZ, dZ summed over the samples) for Ŷ = act(Z) element-wise: the loss (1/n) Σ_t ½‖Ŷ_t − Y_t‖² and
-    dZ = (Ŷ − Y)/n ⊙ act'(Z), its gradient ∂/∂Z."""
+def squared_error_forward_backward(Z, b, Y, activation):
+    """(loss, dZ, dZ summed over the samples) for the output layer's bare product Z (bias b not yet added) and
+    Ŷ = act(Z + b) element-wise: the loss (1/n) Σ_t ½‖Ŷ_t − Y_t‖² and dZ = (Ŷ − Y)/n ⊙ act'(Z + b), its gradient."""
+    Yhat = activation_forward(Z + b, activation)
     delta = activation_backward(output_error_backward(Yhat, Y)[0], Yhat, activation)
     return squared_error_forward(Yhat, Y), delta, delta.sum(axis=0)
 
@@ -253,7 +254,7 @@ class Network:
             return loss, output_error_backward(Yhat, Y)[0]
         if self.output == "softmax":
             return squared_error_forward(Yhat, Y), softmax_backward(output_error_backward(Yhat, Y)[0], Yhat)
-        return squared_error_forward_backward(Yhat, Y, self.output)[:2]
+        return squared_error_forward_backward(Z, np.zeros(Z.shape[1], Z.dtype), Y, self.output)[:2]  # Z has b
 
     def _sparse(self):
         return self.sparsity_weight > 0
