@@ -60,7 +60,7 @@ export LD_PRELOAD="$libasan:$libubsan"
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:allocator_may_return_null=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 # A report in pytest's own process halts it (non-zero status; --capture=sys leaves the report on stderr).
-# Reports in the subprocesses the tests start are filed in $REPORTS by the tests (tests/test_fuzz_api.py's
+# Reports in the subprocesses the tests start are filed in $REPORTS by the tests (tests/fuzz_helpers.py's
 # run_child), so that one fails the job even where a test expected its child to fail. (With ASan and UBSan
 # linked together, GCC's runtimes ignore log_path for UBSan reports, so the files cannot come from there.)
 export FASTMLP_SANITIZER_REPORTS="$REPORTS"
@@ -72,7 +72,8 @@ status=0
 # Run from the work directory so that `import fastmlp` finds the venv's instrumented build.
 (cd "$WORK" && "$VENV/bin/python" -m pytest -p no:cacheprovider -q --capture=sys --rootdir="$ROOT" -c "$ROOT/pyproject.toml" \
     "$ROOT/tests/test_kernels.py" "$ROOT/tests/test_network.py" "$ROOT/tests/test_gradients.py" \
-    "$ROOT/tests/test_fuzz_api.py" "$@") || status=$?
+    "$ROOT/tests/test_fuzz_network.py" "$ROOT/tests/test_fuzz_estimators.py" "$ROOT/tests/test_fuzz_core.py" \
+    "$ROOT/tests/test_edge_cases.py" "$@") || status=$?
 
 unset LD_PRELOAD
 reports=$(find "$REPORTS" -type f | sort)

@@ -5,7 +5,7 @@ import pytest
 
 import fastmlp
 from fastmlp import Autoencoder, MLPClassifier, NotFittedError, SoftmaxRegression
-from test_estimators import FAST, blobs
+from estimator_helpers import FAST, blobs
 
 
 @pytest.fixture(scope="module")

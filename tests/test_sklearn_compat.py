@@ -14,6 +14,7 @@ from sklearn.pipeline import Pipeline  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 import fastmlp  # noqa: E402
+from estimator_helpers import blobs  # noqa: E402
 from fastmlp import Autoencoder, MLPClassifier, SoftmaxRegression  # noqa: E402
 
 # Small instances keep the ~150 checks fast; a larger step makes the few epochs enough for the
@@ -69,18 +70,9 @@ def test_expected_failures_behave_as_documented():
     np.testing.assert_array_equal(flat, column)
 
 
-def blobs(n_per_class=40, n_features=6, n_classes=3, seed=0):
-    rng = np.random.default_rng(seed)
-    centers = rng.uniform(0.1, 0.9, size=(n_classes, n_features))
-    X = np.concatenate([c + 0.08 * rng.standard_normal((n_per_class, n_features)) for c in centers]).clip(0, 1)
-    y = np.repeat(np.arange(n_classes), n_per_class)
-    order = rng.permutation(len(y))
-    return X[order], y[order]
-
-
 def test_autoencoder_features_into_softmax_pipeline():
     """The "AE features + softmax" experiment as a scikit-learn Pipeline."""
-    X, y = blobs()
+    X, y = blobs(n_per_class=40)
     pipe = Pipeline([
         ("features", Autoencoder(5, solver="adam", learning_rate=0.02, max_epochs=100, random_state=0)),
         ("softmax", SoftmaxRegression(learning_rate=0.05, max_epochs=200, random_state=0)),
@@ -96,7 +88,7 @@ def test_autoencoder_features_into_softmax_pipeline():
 
 
 def test_grid_search_and_cross_validation():
-    X, y = blobs()
+    X, y = blobs(n_per_class=40)
     search = GridSearchCV(SoftmaxRegression(max_epochs=40, random_state=0),
                           {"learning_rate": [0.001, 0.05]}, cv=3)
     search.fit(X, y)
@@ -106,7 +98,7 @@ def test_grid_search_and_cross_validation():
 
 
 def test_clone_keeps_params_and_drops_fitted_state():
-    X, y = blobs()
+    X, y = blobs(n_per_class=40)
     callbacks = [lambda record: None]
     est = MLPClassifier((7, 5), activation="tanh", solver="momentum", nesterov=True, callbacks=callbacks,
                         max_epochs=3, random_state=1).fit(X, y)
