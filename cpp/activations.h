@@ -139,17 +139,42 @@ void bias_activation_forward(T* out, const T* z, const T* b, int n, int m, Activ
     for (int t = 0; t < n; ++t) softmax_row_inplace(out + std::ptrdiff_t(t) * m, m);
 }
 
-// dz (n, m) = (da + g) ⊙ deriv(a), g (m) nullable and broadcast over rows; one plain loop per activation.
-template <typename T, typename D>
-FASTMLP_SIMD_CLONES void map_backward_rows(T* dz, const T* da, const T* a, const T* g, int n, int m, D deriv) {
-#pragma omp parallel for schedule(static) num_threads(omp_threads()) if (std::ptrdiff_t(n) * m > kParallelMinElements)
-    for (int t = 0; t < n; ++t) {
-        const std::ptrdiff_t r = std::ptrdiff_t(t) * m;
-        if (g)
-            for (int j = 0; j < m; ++j) dz[r + j] = (da[r + j] + g[j]) * deriv(a[r + j]);
-        else
-            for (int j = 0; j < m; ++j) dz[r + j] = da[r + j] * deriv(a[r + j]);
+// dz (n, m) = (da + g) ⊙ deriv(a), g (m) nullable and broadcast over rows; one plain loop per activation. With
+// kSums also dz_sums (m) = Σ_t dz_t in the same pass (the bias gradient; thread_sums as in ThreadSums).
+template <bool kSums, typename T, typename D>
+FASTMLP_SIMD_CLONES void map_backward_rows(T* dz, T* dz_sums, ThreadSums<T> thread_sums, const T* da, const T* a,
+                                           const T* g, int n, int m, D deriv) {
+    int threads = omp_threads(), team = 1;
+    if (kSums && threads > thread_sums.rows) threads = thread_sums.rows;
+#pragma omp parallel num_threads(threads) if (std::ptrdiff_t(n) * m > kParallelMinElements)
+    {
+        int begin, end, id = 0;
+        thread_share(n, begin, end);
+#ifdef _OPENMP
+        id = omp_get_thread_num();
+        if (id == 0) team = omp_get_num_threads();
+#endif
+        T* sums = kSums ? thread_sums.data + std::ptrdiff_t(id) * m : nullptr;
+        if constexpr (kSums)
+            for (int j = 0; j < m; ++j) sums[j] = T(0);
+        for (int t = begin; t < end; ++t) {
+            const std::ptrdiff_t r = std::ptrdiff_t(t) * m;
+            if (g) {
+                for (int j = 0; j < m; ++j) {
+                    const T d = (da[r + j] + g[j]) * deriv(a[r + j]);
+                    dz[r + j] = d;
+                    if constexpr (kSums) sums[j] += d;
+                }
+            } else {
+                for (int j = 0; j < m; ++j) {
+                    const T d = da[r + j] * deriv(a[r + j]);
+                    dz[r + j] = d;
+                    if constexpr (kSums) sums[j] += d;
+                }
+            }
+        }
     }
+    if constexpr (kSums) add_thread_sums(dz_sums, thread_sums, team, m);
 }
 
 // Calls body(deriv) with deriv(a) = act'(Z) written in terms of a = act(Z).
@@ -159,11 +184,17 @@ void with_derivative(Activation act, Body&& body) {
 }
 
 // dz (n, m) = (da + per_unit_grad) ⊙ act'(Z), act' from a = act(Z); per_unit_grad (m) is nullable and is
-// added to every row (the sparsity penalty's gradient). dz may alias da. Differentiates A = act(Z).
+// added to every row (the sparsity penalty's gradient). dz may alias da. Differentiates A = act(Z). With dz_sums
+// (m) also Σ_t dz_t, the layer's bias gradient, from the same pass (thread_sums: scratch, see ThreadSums).
 template <typename T>
-void activation_backward(T* dz, const T* da, const T* a, const T* per_unit_grad, int n, int m,
-                         Activation act) {
-    with_derivative<T>(act, [&](auto deriv) { map_backward_rows(dz, da, a, per_unit_grad, n, m, deriv); });
+void activation_backward(T* dz, const T* da, const T* a, const T* per_unit_grad, int n, int m, Activation act,
+                         T* dz_sums = nullptr, ThreadSums<T> thread_sums = {}) {
+    with_derivative<T>(act, [&](auto deriv) {
+        if (dz_sums)
+            map_backward_rows<true>(dz, dz_sums, thread_sums, da, a, per_unit_grad, n, m, deriv);
+        else
+            map_backward_rows<false>(dz, dz_sums, thread_sums, da, a, per_unit_grad, n, m, deriv);
+    });
 }
 
 // dz (n, k) = Ŷ ⊙ (dŶ − ⟨dŶ, Ŷ⟩) row by row: the Jacobian-vector product of Ŷ = softmax(Z).

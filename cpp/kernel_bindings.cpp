@@ -69,14 +69,19 @@ void bind_for(py::module_& m) {
         return out;
     }, nc("Z"), py::arg("activation"));
     m.def("activation_backward", [](const Array<T>& da, const Array<T>& a, const std::string& act,
-                                    std::optional<Array<T>> per_unit) {
+                                    std::optional<Array<T>> per_unit, bool with_sums) -> py::object {
         require_same(da, a, "dA", "A");
         if (per_unit) require_flat(*per_unit, a.shape(1), "per_unit_grad");
         auto out = like(da);
+        Array<T> sums(std::vector<py::ssize_t>{cols(a)});
+        std::vector<T> thread_sums(with_sums ? std::size_t(omp_threads()) * cols(a) : 0);
         activation_backward(out.mutable_data(), da.data(), a.data(), per_unit ? per_unit->data() : nullptr, rows(a),
-                            cols(a), parse_activation(act));
-        return out;
-    }, nc("dA"), nc("A"), py::arg("activation"), py::arg("per_unit_grad").noconvert() = py::none());
+                            cols(a), parse_activation(act), with_sums ? sums.mutable_data() : nullptr,
+                            ThreadSums<T>{thread_sums.data(), omp_threads()});
+        if (with_sums) return py::make_tuple(out, sums);
+        return std::move(out);
+    }, nc("dA"), nc("A"), py::arg("activation"), py::arg("per_unit_grad").noconvert() = py::none(),
+       py::arg("with_sums") = false);
     m.def("softmax_forward", [](const Array<T>& z) {
         require_2d(z, "Z");
         auto out = like(z);
@@ -137,15 +142,20 @@ void bind_for(py::module_& m) {
         require_flat(b, cols(z), "b");
         auto delta = like(z);
         Array<T> sums(std::vector<py::ssize_t>{cols(y)});
-        const T loss = squared_error_forward_backward(delta.mutable_data(), sums.mutable_data(), z.data(), b.data(),
-                                                      y.data(), rows(z), cols(z), parse_activation(act));
+        std::vector<T> thread_sums(std::size_t(omp_threads()) * cols(y));
+        const T loss = squared_error_forward_backward(delta.mutable_data(), sums.mutable_data(),
+                                                      ThreadSums<T>{thread_sums.data(), omp_threads()},
+                                                      z.data(), b.data(), y.data(), rows(z), cols(z),
+                                                      parse_activation(act));
         return py::make_tuple(loss, delta, sums);
     }, nc("Z"), nc("b"), nc("Y"), py::arg("activation"));
     m.def("output_error_backward", [](const Array<T>& yhat, const Array<T>& y) {
         require_same(yhat, y, "Yhat", "Y");
         auto delta = like(y);
         Array<T> sums(std::vector<py::ssize_t>{cols(y)});
-        output_error_backward(delta.mutable_data(), sums.mutable_data(), yhat.data(), y.data(), rows(y), cols(y));
+        std::vector<T> thread_sums(std::size_t(omp_threads()) * cols(y));
+        output_error_backward(delta.mutable_data(), sums.mutable_data(), ThreadSums<T>{thread_sums.data(), omp_threads()},
+                              yhat.data(), y.data(), rows(y), cols(y));
         return py::make_tuple(delta, sums);
     }, nc("Yhat"), nc("Y"));
     m.def("sparse_kl_penalty_forward", [](const Array<T>& h, double target, double weight) {

@@ -58,41 +58,45 @@ FASTMLP_SIMD_CLONES T squared_error_forward(const T* yhat, const T* y, int n, in
 
 // ŷ = act(z + b) (b nullable: ŷ = act(z)), delta (n, k) = (ŷ − y)/n ⊙ deriv(ŷ) and delta_sums (k) = Σ_t delta_t (the
 // output bias gradient) in one pass over memory; returns Σ ‖ŷ_t − y_t‖² from the same pass (the squared error's
-// loss, which would otherwise read both matrices again). Threads split the columns and each sums its own over the
-// rows in order, so delta_sums does not depend on the thread count. delta may alias z.
+// loss, which would otherwise read both matrices again). delta may alias z.
+// Threads take contiguous blocks of rows and sum delta's columns in their own row of thread_sums (ThreadSums).
 template <typename T, typename A, typename D>
-FASTMLP_SIMD_CLONES double map_output_error(T* delta, T* delta_sums, const T* z, const T* b, const T* y, int n, int k,
-                                            A act, D deriv) {
+FASTMLP_SIMD_CLONES double map_output_error(T* delta, T* delta_sums, ThreadSums<T> thread_sums, const T* z,
+                                            const T* b, const T* y, int n, int k, A act, D deriv) {
     constexpr int kMaxThreads = 64;
     double partial[kMaxThreads] = {};
-    const int threads = omp_threads() < kMaxThreads ? omp_threads() : kMaxThreads;
+    int threads = omp_threads() < kMaxThreads ? omp_threads() : kMaxThreads;
+    if (threads > thread_sums.rows) threads = thread_sums.rows;
+    int team = 1;
     const T inv_n = T(1) / T(n);
 #pragma omp parallel num_threads(threads) if (std::ptrdiff_t(n) * k > kParallelMinElements)
     {
-        int begin, end;
-        thread_share(k, begin, end);
-        for (int j = begin; j < end; ++j) delta_sums[j] = T(0);
+        int begin, end, id = 0;
+        thread_share(n, begin, end);
+#ifdef _OPENMP
+        id = omp_get_thread_num();
+        if (id == 0) team = omp_get_num_threads();
+#endif
+        T* sums = thread_sums.data + std::ptrdiff_t(id) * k;
+        for (int j = 0; j < k; ++j) sums[j] = T(0);
         double squares = 0;
-        for (int t = 0; t < n; ++t) {
+        for (int t = begin; t < end; ++t) {
             const std::ptrdiff_t r = std::ptrdiff_t(t) * k;
             T row = 0;
 #pragma omp simd reduction(+ : row)
-            for (int j = begin; j < end; ++j) {
+            for (int j = 0; j < k; ++j) {
                 const T yhat = act(b ? z[r + j] + b[j] : z[r + j]);
                 const T error = yhat - y[r + j];
                 const T d = error * inv_n * deriv(yhat);
                 delta[r + j] = d;
-                delta_sums[j] += d;
+                sums[j] += d;
                 row += error * error;
             }
             squares += double(row);
         }
-#ifdef _OPENMP
-        partial[omp_get_thread_num()] = squares;
-#else
-        partial[0] = squares;
-#endif
+        partial[id] = squares;
     }
+    add_thread_sums(delta_sums, thread_sums, team, k);
     double total = 0;
     for (double p : partial) total += p;
     return total;
@@ -101,25 +105,27 @@ FASTMLP_SIMD_CLONES double map_output_error(T* delta, T* delta_sums, const T* z,
 // Forward and backward of the squared error through an element-wise output activation, in one pass from the
 // output layer's bare product z = X·Wᵀ: ŷ = act(z + b), returns (1/n) Σ_t ½‖ŷ_t − y_t‖² (as squared_error_forward)
 // and writes delta (n, k) = ∂loss/∂Z = (ŷ − y)/n ⊙ act'(ŷ), which differentiates (1/n) Σ_t ½‖act(Z_t) − y_t‖² with
-// Z = z + b, and delta_sums (k) = Σ_t delta_t. Ŷ itself is never stored. delta may alias z.
+// Z = z + b, and delta_sums (k) = Σ_t delta_t (thread_sums: scratch, see map_output_error). Ŷ itself is never
+// stored. delta may alias z.
 template <typename T>
-T squared_error_forward_backward(T* delta, T* delta_sums, const T* z, const T* b, const T* y, int n, int k,
-                                 Activation act) {
+T squared_error_forward_backward(T* delta, T* delta_sums, ThreadSums<T> thread_sums, const T* z, const T* b,
+                                 const T* y, int n, int k, Activation act) {
     double squares = 0;
     with_activation<T>(act, [&](auto a) {
         using A = decltype(a);
-        squares = map_output_error(delta, delta_sums, z, b, y, n, k, [](T v) { return A::value(v); },
+        squares = map_output_error(delta, delta_sums, thread_sums, z, b, y, n, k, [](T v) { return A::value(v); },
                                    [](T v) { return A::derivative(v); });
     });
     return T(0.5 * squares / n);
 }
 
-// delta (n, k) = (ŷ − y)/n and delta_sums (k) = Σ_t delta_t. Differentiates each loss above: it is ∂loss/∂Z for
+// delta (n, k) = (ŷ − y)/n and delta_sums (k) = Σ_t delta_t (thread_sums: scratch). Differentiates each loss above: it is ∂loss/∂Z for
 // softmax + cross-entropy and sigmoid + binary cross-entropy, and ∂loss/∂Ŷ for squared error. delta may alias yhat.
 template <typename T>
-void output_error_backward(T* delta, T* delta_sums, const T* yhat, const T* y, int n, int k) {
+void output_error_backward(T* delta, T* delta_sums, ThreadSums<T> thread_sums, const T* yhat, const T* y, int n, int k) {
     const auto same = [](T v) { return v; };
-    map_output_error(delta, delta_sums, yhat, static_cast<const T*>(nullptr), y, n, k, same, [](T) { return T(1); });
+    map_output_error(delta, delta_sums, thread_sums, yhat, static_cast<const T*>(nullptr), y, n, k, same,
+                     [](T) { return T(1); });
 }
 
 }  // namespace fastmlp

@@ -42,7 +42,9 @@ Network<T>::Network(const NetworkConfig& config) : config_(config), layout_(conf
 
 template <typename T>
 void Network<T>::ensure_capacity(int rows) {
-    if (rows <= capacity_) return;
+    if (rows <= capacity_ && omp_threads() <= thread_capacity_) return;
+    rows = std::max(rows, capacity_);
+    thread_capacity_ = std::max(thread_capacity_, omp_threads());
     const int L = layout_.n_layers, width = layout_.max_width();
     std::ptrdiff_t offset = 0;
     act_offset_.assign(L, 0);
@@ -63,7 +65,9 @@ void Network<T>::ensure_capacity(int rows) {
     unit_grad_offset_ = offset;
     offset += width;
     delta_sums_offset_ = offset;
-    offset += layout_.sizes[L];
+    offset += width;
+    thread_sums_offset_ = offset;
+    offset += std::ptrdiff_t(thread_capacity_) * width;
     work_.assign(offset, T(0));
     capacity_ = rows;
 }
@@ -123,16 +127,18 @@ T Network<T>::output_loss(const T* y, int n, bool with_error) {
     T* out = act(L - 1);
     T* delta = output_delta();
     T* delta_sums = work_.data() + delta_sums_offset_;
+    const ThreadSums<T> thread_sums{work_.data() + thread_sums_offset_, thread_capacity_};
     T loss;
     if (output_form(with_error) == OutputForm::product) {
-        loss = squared_error_forward_backward(delta, delta_sums, out, bias(L - 1), y, n, k, config_.output);
+        loss = squared_error_forward_backward(delta, delta_sums, thread_sums, out, bias(L - 1), y, n, k,
+                                              config_.output);
     } else {
         switch (config_.loss) {
             case Loss::cross_entropy: loss = softmax_cross_entropy_forward(out, out, y, n, k); break;
             case Loss::binary_cross_entropy: loss = sigmoid_binary_cross_entropy_forward(out, out, y, n, k); break;
             default: loss = squared_error_forward(out, y, n, k); break;
         }
-        if (with_error) output_error_backward(delta, delta_sums, out, y, n, k);
+        if (with_error) output_error_backward(delta, delta_sums, thread_sums, out, y, n, k);
         if (with_error && config_.loss == Loss::squared_error) {  // softmax output: through its Jacobian
             softmax_backward(delta, delta, out, n, k);
             column_sums(delta_sums, delta, n, k, false);
@@ -157,6 +163,8 @@ void Network<T>::backward(const T* x, int n, T sgd_step) {
     const int L = layout_.n_layers, width = layout_.max_width();
     const std::vector<int>& s = layout_.sizes;
     T* const buffers[2] = {work_.data() + delta_offset_[0], work_.data() + delta_offset_[1]};
+    T* delta_sums = work_.data() + delta_sums_offset_;  // Σ_t δ(l)_t, left by the pass that computed δ(l)
+    const ThreadSums<T> thread_sums{work_.data() + thread_sums_offset_, thread_capacity_};
     T* delta = output_delta();
     const bool fused_sgd = sgd_step > T(0);
     T* target = fused_sgd ? params_.data() : grads_.data();  // where ∂E/∂θ goes (scaled by −ρ when fused)
@@ -167,8 +175,7 @@ void Network<T>::backward(const T* x, int n, T sgd_step) {
         T* db = target + layout_.bias_offset[l];
         dense_backward(l == 0 ? static_cast<T*>(nullptr) : next, dw, db, delta, l == 0 ? x : act(l - 1), weight(l),
                        n, s[l], s[l + 1], bool(layout_.transposed[l]), fused_sgd || bool(layout_.accumulate_dw[l]),
-                       fused_sgd ? -sgd_step : T(1), fused_sgd,
-                       l == L - 1 ? work_.data() + delta_sums_offset_ : nullptr);
+                       fused_sgd ? -sgd_step : T(1), fused_sgd, delta_sums);
         if (l == 0) break;
         const T* per_unit = nullptr;
         if (sparse()) {
@@ -176,7 +183,7 @@ void Network<T>::backward(const T* x, int n, T sgd_step) {
                                        T(config_.sparsity_target), T(config_.sparsity_weight), n, s[l]);
             per_unit = unit_grad;
         }
-        activation_backward(next, next, act(l - 1), per_unit, n, s[l], config_.hidden);
+        activation_backward(next, next, act(l - 1), per_unit, n, s[l], config_.hidden, delta_sums, thread_sums);
         delta = next;
     }
     if (config_.weight_decay > 0 && !fused_sgd)

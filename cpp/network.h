@@ -123,6 +123,8 @@ class Network {
     std::ptrdiff_t delta_offset_[2] = {0, 0}, batch_x_offset_ = 0, batch_y_offset_ = 0;
     std::ptrdiff_t mean_act_offset_ = 0, unit_grad_offset_ = 0;  // per hidden layer: max_width each
     std::ptrdiff_t delta_sums_offset_ = 0;                        // Σ_t δ(L)_t, the output bias gradient
+    std::ptrdiff_t thread_sums_offset_ = 0;                       // its per-thread partial sums
+    int thread_capacity_ = 0;                                     // threads the workspace has partial sums for
 
     std::atomic<bool> busy_{false};
 };

@@ -38,7 +38,7 @@ def test_activation_forward(dtype, shape, act):
     np.testing.assert_allclose(_core.activation_forward(Z, act), ref.activation_forward(ref64(Z), act), **tol(dtype))
 
 
-@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("shape", SHAPES + [(300, 200)])  # 60,000 elements: the threaded pass too
 @pytest.mark.parametrize("act", ACTS)
 @pytest.mark.parametrize("with_unit_grad", [False, True])
 def test_activation_backward(dtype, shape, act, with_unit_grad):
@@ -49,6 +49,10 @@ def test_activation_backward(dtype, shape, act, with_unit_grad):
     got = _core.activation_backward(dA, A, act, g)
     want = ref.activation_backward(ref64(dA), ref64(A), act, None if g is None else ref64(g))
     np.testing.assert_allclose(got, want, **tol(dtype))
+    got, sums = _core.activation_backward(dA, A, act, g, with_sums=True)  # and the bias gradient, same pass
+    np.testing.assert_allclose(got, want, **tol(dtype))
+    scale = np.abs(want).sum(axis=0).max()  # a float32 sum of n terms is good to ~1e-7·Σ|terms|
+    np.testing.assert_allclose(sums, want.sum(axis=0), rtol=tol(dtype)["rtol"], atol=tol(dtype)["rtol"] * scale)
 
 
 def test_softmax_is_stable_for_extreme_logits(dtype):
@@ -204,20 +208,22 @@ def test_squared_error_forward_backward(dtype, shape, act):
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
-def test_output_error_column_sums_do_not_depend_on_the_thread_count(threads):
-    # threads split the columns and each sums its own over the rows in order: bit-identical sums
+def test_output_error_column_sums_are_reproducible_at_any_thread_count(threads):
+    # threads sum their blocks of rows and the blocks are added in thread order: bit-identical on every run
     rng = np.random.default_rng(8)
-    Yhat, Y = rng.random((400, 300), np.float32), rng.random((400, 300), np.float32)
+    Z, Y, b = rng.random((400, 300), np.float32), rng.random((400, 300), np.float32), np.zeros(300, np.float32)
     before = _core.get_num_threads()
     try:
-        _core.set_num_threads(1)
-        b = np.zeros(300, np.float32)
-        want = _core.squared_error_forward_backward(Yhat, b, Y, "sigmoid")[2]
         _core.set_num_threads(threads)
-        got = _core.squared_error_forward_backward(Yhat, b, Y, "sigmoid")[2]
+        runs = [_core.squared_error_forward_backward(Z, b, Y, "sigmoid") for _ in range(3)]
     finally:
         _core.set_num_threads(before)
-    np.testing.assert_array_equal(got, want)
+    for loss, delta, sums in runs[1:]:
+        assert loss == runs[0][0]
+        np.testing.assert_array_equal(delta, runs[0][1])
+        np.testing.assert_array_equal(sums, runs[0][2])
+    want = ref.squared_error_forward_backward(ref64(Z), ref64(b), ref64(Y), "sigmoid")[2]
+    np.testing.assert_allclose(runs[0][2], want, **tol(np.float32))
 
 
 @pytest.mark.parametrize("size", [1, 7, 100_000])  # 100,000: the scan is split across threads

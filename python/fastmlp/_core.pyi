@@ -62,10 +62,10 @@ class NetworkF64:
     def workspace_bytes(self) -> int:
         ...
 @typing.overload
-def activation_backward(dA: numpy.typing.NDArray[numpy.float32], A: numpy.typing.NDArray[numpy.float32], activation: str, per_unit_grad: numpy.typing.NDArray[numpy.float32] | None = None) -> numpy.typing.NDArray[numpy.float32]:
+def activation_backward(dA: numpy.typing.NDArray[numpy.float32], A: numpy.typing.NDArray[numpy.float32], activation: str, per_unit_grad: numpy.typing.NDArray[numpy.float32] | None = None, with_sums: bool = False) -> typing.Any:
     ...
 @typing.overload
-def activation_backward(dA: numpy.typing.NDArray[numpy.float64], A: numpy.typing.NDArray[numpy.float64], activation: str, per_unit_grad: numpy.typing.NDArray[numpy.float64] | None = None) -> numpy.typing.NDArray[numpy.float64]:
+def activation_backward(dA: numpy.typing.NDArray[numpy.float64], A: numpy.typing.NDArray[numpy.float64], activation: str, per_unit_grad: numpy.typing.NDArray[numpy.float64] | None = None, with_sums: bool = False) -> typing.Any:
     ...
 @typing.overload
 def activation_forward(Z: numpy.typing.NDArray[numpy.float32], activation: str) -> numpy.typing.NDArray[numpy.float32]:
