@@ -154,7 +154,7 @@ FASTMLP_SIMD_CLONES void map_backward_rows(T* dz, T* dz_sums, ThreadSums<T> thre
         id = omp_get_thread_num();
         if (id == 0) team = omp_get_num_threads();
 #endif
-        T* sums = kSums ? thread_sums.data + std::ptrdiff_t(id) * m : nullptr;
+        T* sums = kSums ? thread_sums.row(id) : nullptr;
         if constexpr (kSums)
             for (int j = 0; j < m; ++j) sums[j] = T(0);
         for (int t = begin; t < end; ++t) {

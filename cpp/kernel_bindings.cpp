@@ -77,7 +77,7 @@ void bind_for(py::module_& m) {
         std::vector<T> thread_sums(with_sums ? std::size_t(omp_threads()) * cols(a) : 0);
         activation_backward(out.mutable_data(), da.data(), a.data(), per_unit ? per_unit->data() : nullptr, rows(a),
                             cols(a), parse_activation(act), with_sums ? sums.mutable_data() : nullptr,
-                            ThreadSums<T>{thread_sums.data(), omp_threads()});
+                            ThreadSums<T>{thread_sums.data(), omp_threads(), cols(a)});
         if (with_sums) return py::make_tuple(out, sums);
         return std::move(out);
     }, nc("dA"), nc("A"), py::arg("activation"), py::arg("per_unit_grad").noconvert() = py::none(),
@@ -144,7 +144,7 @@ void bind_for(py::module_& m) {
         Array<T> sums(std::vector<py::ssize_t>{cols(y)});
         std::vector<T> thread_sums(std::size_t(omp_threads()) * cols(y));
         const T loss = squared_error_forward_backward(delta.mutable_data(), sums.mutable_data(),
-                                                      ThreadSums<T>{thread_sums.data(), omp_threads()},
+                                                      ThreadSums<T>{thread_sums.data(), omp_threads(), cols(y)},
                                                       z.data(), b.data(), y.data(), rows(z), cols(z),
                                                       parse_activation(act));
         return py::make_tuple(loss, delta, sums);
@@ -154,8 +154,9 @@ void bind_for(py::module_& m) {
         auto delta = like(y);
         Array<T> sums(std::vector<py::ssize_t>{cols(y)});
         std::vector<T> thread_sums(std::size_t(omp_threads()) * cols(y));
-        output_error_backward(delta.mutable_data(), sums.mutable_data(), ThreadSums<T>{thread_sums.data(), omp_threads()},
-                              yhat.data(), y.data(), rows(y), cols(y));
+        output_error_backward(delta.mutable_data(), sums.mutable_data(),
+                              ThreadSums<T>{thread_sums.data(), omp_threads(), cols(y)}, yhat.data(), y.data(), rows(y),
+                              cols(y));
         return py::make_tuple(delta, sums);
     }, nc("Yhat"), nc("Y"));
     m.def("sparse_kl_penalty_forward", [](const Array<T>& h, double target, double weight) {

@@ -77,7 +77,7 @@ FASTMLP_SIMD_CLONES double map_output_error(T* delta, T* delta_sums, ThreadSums<
         id = omp_get_thread_num();
         if (id == 0) team = omp_get_num_threads();
 #endif
-        T* sums = thread_sums.data + std::ptrdiff_t(id) * k;
+        T* sums = thread_sums.row(id);
         for (int j = 0; j < k; ++j) sums[j] = T(0);
         double squares = 0;
         for (int t = begin; t < end; ++t) {

@@ -47,27 +47,20 @@ void Network<T>::ensure_capacity(int rows) {
     thread_capacity_ = std::max(thread_capacity_, omp_threads());
     const int L = layout_.n_layers, width = layout_.max_width();
     std::ptrdiff_t offset = 0;
+    auto take = [&](std::ptrdiff_t count) {  // the next part of the workspace, starting on a cache line
+        const std::ptrdiff_t at = offset;
+        offset += whole_cache_lines<T>(count);
+        return at;
+    };
     act_offset_.assign(L, 0);
-    for (int l = 0; l < L; ++l) {
-        act_offset_[l] = offset;
-        offset += std::ptrdiff_t(rows) * layout_.sizes[l + 1];
-    }
-    for (auto& d : delta_offset_) {
-        d = offset;
-        offset += std::ptrdiff_t(rows) * width;
-    }
-    batch_x_offset_ = offset;
-    offset += std::ptrdiff_t(rows) * layout_.sizes[0];
-    batch_y_offset_ = offset;
-    offset += std::ptrdiff_t(rows) * layout_.sizes[L];
-    mean_act_offset_ = offset;
-    offset += std::ptrdiff_t(L) * width;
-    unit_grad_offset_ = offset;
-    offset += width;
-    delta_sums_offset_ = offset;
-    offset += width;
-    thread_sums_offset_ = offset;
-    offset += std::ptrdiff_t(thread_capacity_) * width;
+    for (int l = 0; l < L; ++l) act_offset_[l] = take(std::ptrdiff_t(rows) * layout_.sizes[l + 1]);
+    for (auto& d : delta_offset_) d = take(std::ptrdiff_t(rows) * width);
+    batch_x_offset_ = take(std::ptrdiff_t(rows) * layout_.sizes[0]);
+    batch_y_offset_ = take(std::ptrdiff_t(rows) * layout_.sizes[L]);
+    mean_act_offset_ = take(std::ptrdiff_t(L) * width);
+    unit_grad_offset_ = take(width);
+    delta_sums_offset_ = take(width);
+    thread_sums_offset_ = take(std::ptrdiff_t(thread_capacity_) * whole_cache_lines<T>(width));
     work_.assign(offset, T(0));
     capacity_ = rows;
 }
@@ -127,7 +120,8 @@ T Network<T>::output_loss(const T* y, int n, bool with_error) {
     T* out = act(L - 1);
     T* delta = output_delta();
     T* delta_sums = work_.data() + delta_sums_offset_;
-    const ThreadSums<T> thread_sums{work_.data() + thread_sums_offset_, thread_capacity_};
+    const ThreadSums<T> thread_sums{work_.data() + thread_sums_offset_, thread_capacity_,
+                                    whole_cache_lines<T>(layout_.max_width())};
     T loss;
     if (output_form(with_error) == OutputForm::product) {
         loss = squared_error_forward_backward(delta, delta_sums, thread_sums, out, bias(L - 1), y, n, k,
@@ -164,7 +158,8 @@ void Network<T>::backward(const T* x, int n, T sgd_step) {
     const std::vector<int>& s = layout_.sizes;
     T* const buffers[2] = {work_.data() + delta_offset_[0], work_.data() + delta_offset_[1]};
     T* delta_sums = work_.data() + delta_sums_offset_;  // Σ_t δ(l)_t, left by the pass that computed δ(l)
-    const ThreadSums<T> thread_sums{work_.data() + thread_sums_offset_, thread_capacity_};
+    const ThreadSums<T> thread_sums{work_.data() + thread_sums_offset_, thread_capacity_,
+                                    whole_cache_lines<T>(layout_.max_width())};
     T* delta = output_delta();
     const bool fused_sgd = sgd_step > T(0);
     T* target = fused_sgd ? params_.data() : grads_.data();  // where ∂E/∂θ goes (scaled by −ρ when fused)

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "activations.h"
+#include "aligned.h"
 #include "float_mode.h"
 #include "layout.h"
 #include "parallel.h"
@@ -110,14 +111,14 @@ class Network {
 
     NetworkConfig config_;
     Layout layout_;
-    std::vector<T> params_, grads_;
-    std::vector<T> velocity_, adam_m_, adam_v_;  // optimizer state, allocated on first use
+    AlignedVector<T> params_, grads_;
+    AlignedVector<T> velocity_, adam_m_, adam_v_;  // optimizer state, allocated on first use
     long adam_step_ = 0;
-    std::vector<T> snapshot_;                    // parameters and optimizer state at the start of an epoch
+    AlignedVector<T> snapshot_;                  // parameters and optimizer state at the start of an epoch
     std::vector<std::int64_t> order_;            // the epoch's sample order
 
     // Workspace: one buffer, laid out per capacity_ rows by ensure_capacity.
-    std::vector<T> work_;
+    AlignedVector<T> work_;  // every part starts on a cache line
     int capacity_ = 0;
     std::vector<std::ptrdiff_t> act_offset_;  // per layer
     std::ptrdiff_t delta_offset_[2] = {0, 0}, batch_x_offset_ = 0, batch_y_offset_ = 0;

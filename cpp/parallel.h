@@ -62,20 +62,23 @@ FASTMLP_SIMD_CLONES void column_sums(T* out, const T* in, int n, int m, bool acc
 
 // Scratch for column sums that ride along a pass over rows: threads take contiguous blocks of rows (two threads
 // each reading every other half-row ran at half the speed: the prefetchers follow whole rows) and sum into their
-// own row of data (rows × the column count; at most `rows` threads run). add_thread_sums then adds those rows in
-// thread order, so the sums are the same on every run with the same thread count.
+// own row of data (`rows` rows, `stride` values apart, so that no two threads write one cache line; at most `rows`
+// threads run). add_thread_sums then adds those rows in thread order, so the sums are the same on every run with
+// the same thread count.
 template <typename T>
 struct ThreadSums {
     T* data = nullptr;
     int rows = 0;
+    std::ptrdiff_t stride = 0;
+    T* row(int id) const { return data + id * stride; }
 };
 
-// out (k) = Σ_{id < team} sums.data[id, :], in thread order.
+// out (k) = Σ_{id < team} sums.row(id)[0..k), in thread order.
 template <typename T>
 void add_thread_sums(T* out, ThreadSums<T> sums, int team, int k) {
-    for (int j = 0; j < k; ++j) out[j] = sums.data[j];
+    for (int j = 0; j < k; ++j) out[j] = sums.row(0)[j];
     for (int id = 1; id < team; ++id)
-        for (int j = 0; j < k; ++j) out[j] += sums.data[std::ptrdiff_t(id) * k + j];
+        for (int j = 0; j < k; ++j) out[j] += sums.row(id)[j];
 }
 
 // Σ_i term(i) for 0 <= i < count, in double. Threads sum contiguous blocks and the blocks are added in order,

@@ -47,9 +47,9 @@ void check_options(const TrainOptions& o) {
 
 // Copies the pieces of state an epoch changes into one snapshot buffer, or back.
 template <typename T>
-void copy_state(std::vector<T>& snapshot, std::initializer_list<std::vector<T>*> parts, bool restore) {
+void copy_state(AlignedVector<T>& snapshot, std::initializer_list<AlignedVector<T>*> parts, bool restore) {
     std::size_t at = 0;
-    for (std::vector<T>* p : parts) {
+    for (AlignedVector<T>* p : parts) {
         if (restore)
             std::copy(snapshot.begin() + at, snapshot.begin() + at + p->size(), p->begin());
         else
