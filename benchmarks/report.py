@@ -63,7 +63,7 @@ def summary_rows(out):
 
 def detail_rows(out):
     header = ["case", "contender", "value", "time/unit", "best", "spread", "% GEMM", "CPU util", "foreign CPU",
-              "peak RSS MiB", "workspace KiB"]
+              "slow-state rounds", "peak RSS MiB", "workspace KiB"]
     rows = []
     for case in out["cases"]:
         for name in K.ORDER:
@@ -77,9 +77,15 @@ def detail_rows(out):
                          fmt_pct(res.get("spread")),
                          fmt_pct(res.get("fraction_of_gemm")),
                          "—" if res.get("cpu_utilisation") is None else f"{res['cpu_utilisation']:.2f}",
-                         fmt_pct(res.get("foreign_cpu")), f"{res['peak_rss_mib']:.0f}",
+                         fmt_pct(res.get("foreign_cpu")), _slow_state(res), f"{res['peak_rss_mib']:.0f}",
                          "—" if ws is None else f"{ws / 1024:,.0f}"])
     return header, rows
+
+
+def _slow_state(res):
+    """'k/R' rounds begun in the machine's slow state, '—' when the run had no --wait-fast probes."""
+    probes = [p for p in res.get("state_probes") or [] if p is not None]
+    return f"{res.get('slow_state_rounds', 0)}/{len(probes)}" if probes else "—"
 
 
 def _fmt_seconds(s):
@@ -196,8 +202,9 @@ Cases:
 'time/unit' = median time of one epoch / gradient / GEMM / step; 'best' = the fastest single timed run of
 all rounds; 'spread' = (slowest − fastest round) ÷ median; 'CPU util' = process CPU time ÷ wall time while timing (≈ busy
 threads, spinning included); 'foreign CPU' = share of the machine's CPUs used by other processes meanwhile
-(> 10% means disturbed numbers); 'peak RSS' = ru_maxrss of the worker process (Python, the library, the data
-and the model); 'workspace' = fastmlp's native scratch buffers.
+(> 10% means disturbed numbers); 'slow-state rounds' = rounds that began with the machine in its slow state
+(`--wait-fast` probes; see benchmarks/README.md); 'peak RSS' = ru_maxrss of the worker process (Python, the
+library, the data and the model); 'workspace' = fastmlp's native scratch buffers.
 
 {_md_table(*detail_rows(out))}
 

@@ -30,7 +30,8 @@ description, unit, higher_is_better, flops, params, skipped (null or the reason)
 (one per contender): status ("ok", "error", "unavailable", "n/a"), value (in the case's unit), seconds
 (median time of one unit of work), round_seconds, spread (max−min of the rounds over their median),
 best_seconds (fastest single timed run of all rounds), fraction_of_gemm, fastmlp_speedup, peak_rss_mib, base_rss_mib, workspace_bytes, cpu_utilisation,
-foreign_cpu, library, error.
+foreign_cpu, library, state_probes (``--wait-fast``: the probe before each round), slow_state_rounds, error.
+With ``--wait-fast`` also state_probe_best_gflops at the top level.
 """
 from __future__ import annotations
 
@@ -55,7 +56,9 @@ from benchmarks import report  # noqa: E402
 
 SCHEMA = "fastmlp-bench/1"
 WORKER = Path(__file__).resolve().parent / "worker.py"
+PROBE = Path(__file__).resolve().parent / "probe.py"
 FOREIGN_CPU_WARN = 0.10
+FAST_STATE = 0.85  # a state probe within 15% of the best one of the run: the machine's fast state
 
 
 def log(msg):
@@ -92,6 +95,40 @@ def wait_until_quiet(max_wait, threshold=0.15):
         if busy is None or busy < threshold:
             break
     return time.perf_counter() - t0
+
+
+def state_probe(threads):
+    """GFLOP/s of benchmarks/probe.py in a fresh process (None if it failed)."""
+    try:
+        proc = subprocess.run([sys.executable, str(PROBE), "--threads", str(threads)], capture_output=True,
+                              text=True, timeout=120, env=worker_env(threads), cwd=str(ROOT))
+        return float(proc.stdout.strip().splitlines()[-1])
+    except (subprocess.TimeoutExpired, ValueError, IndexError):
+        return None
+
+
+class MachineState:
+    """``--wait-fast``: before each worker, probe the machine's state (benchmarks/probe.py) and, while the probe
+    reads below FAST_STATE of the best probe so far, wait and probe again, up to ``max_wait`` seconds. On the
+    2-vCPU VM of benchmarks/README.md ("Two machine states") the host alternates between a state in which two
+    threads run a small GEMM at ~106 GFLOP/s and one at ~60, for seconds to minutes at a time."""
+
+    def __init__(self, max_wait, threads):
+        self.max_wait, self.threads, self.best = max_wait, threads, None
+
+    def wait(self):
+        """The last probe's GFLOP/s (None without --wait-fast) and the seconds waited."""
+        if self.max_wait <= 0:
+            return None, 0.0
+        t0 = time.perf_counter()
+        while True:
+            value = state_probe(self.threads)
+            if value is not None and (self.best is None or value > self.best):
+                self.best = value
+            fast = value is None or value >= FAST_STATE * self.best
+            if fast or time.perf_counter() - t0 >= self.max_wait:
+                return value, time.perf_counter() - t0
+            time.sleep(2.0)
 
 
 def run_worker(contender, case, args):
@@ -143,6 +180,7 @@ def aggregate(case, contender, runs):
         "cpu_utilisation": _median_or_none(r.get("cpu_utilisation") for r in ok),
         "foreign_cpu": max((r["foreign_cpu"] for r in ok if r.get("foreign_cpu") is not None), default=None),
         "library": ok[-1].get("library", {}),
+        "state_probes": [r.get("state_probe_gflops") for r in ok],
         "workspace_bytes": next((r["workspace_bytes"] for r in ok if "workspace_bytes" in r), None),
         "failed_rounds": len(runs) - len(ok),
     }
@@ -201,6 +239,7 @@ def run_suite(args, argv):
         "warnings": [],
     }
     data_dir = C.find_mnist(args.data)
+    state = MachineState(args.wait_fast, args.threads)
     for case in all_cases:
         entry = {"name": case.name, "kind": case.kind, "description": case.description, "unit": case.unit,
                  "higher_is_better": case.higher_is_better, "flops": case.flops, "params": case.params,
@@ -218,7 +257,12 @@ def run_suite(args, argv):
                 waited = wait_until_quiet(args.wait_quiet)
                 if waited >= args.wait_quiet > 0:
                     log(f"note: the machine stayed busy for {waited:.0f} s; measuring anyway")
+                probe, waited = state.wait()
+                if probe is not None and waited >= args.wait_fast and probe < FAST_STATE * state.best:
+                    log(f"note: the machine stayed in its slow state for {waited:.0f} s (probe {probe:.0f} of "
+                        f"{state.best:.0f} GFLOP/s); measuring anyway")
                 result = run_worker(contender, case, args)
+                result["state_probe_gflops"] = probe
                 for _ in range(args.retries):             # a disturbed process: measure it again
                     if not result.get("ok") or (result.get("foreign_cpu") or 0) <= args.max_foreign:
                         break
@@ -262,6 +306,9 @@ def finish(out):
                               f".forward calls on a ({p['m']}, {p['k']}) float32 batch: one GEMM + bias pass + "
                               f"output allocation, nothing subtracted")
     out["gemm_rate_gflops"] = rate
+    probes = [p for case in out["cases"] for res in case["results"].values() for p in res.get("state_probes") or []
+              if p is not None]
+    out["state_probe_best_gflops"] = max(probes, default=None)
     for case in out["cases"]:
         base = case["results"].get("fastmlp", {})
         for name, res in case["results"].items():
@@ -275,6 +322,14 @@ def finish(out):
             if res.get("rebuilt_during_run"):
                 out["warnings"].append(f"{case['name']}: the native fastmlp build changed between rounds "
                                        f"(reinstalled during the run): {', '.join(res['rebuilt_during_run'])}")
+        for name, res in case["results"].items():  # rounds begun in the slow state (judged against the whole run)
+            slow = [p for p in res.get("state_probes") or [] if p is not None
+                    and p < FAST_STATE * out["state_probe_best_gflops"]]
+            if slow:
+                res["slow_state_rounds"] = len(slow)
+                out["warnings"].append(f"{case['name']}: {name} began {len(slow)} of {len(res['state_probes'])} "
+                                       f"rounds in the machine's slow state (probe below {FAST_STATE:.0%} of the "
+                                       f"best, {out['state_probe_best_gflops']:.0f} GFLOP/s)")
         worst = max((res.get("foreign_cpu") or 0 for res in case["results"].values()), default=0)
         if worst > FOREIGN_CPU_WARN:
             out["warnings"].append(f"{case['name']}: other processes kept {worst:.0%} of the CPUs busy "
@@ -303,6 +358,10 @@ def main(argv=None):
     ap.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
                     help="before each worker, wait up to SECONDS for the machine's CPUs to be < 15%% busy "
                          "(for shared machines; default 0: don't wait)")
+    ap.add_argument("--wait-fast", type=float, default=0.0, metavar="SECONDS",
+                    help="before each worker, probe the machine's state (benchmarks/probe.py, ~0.5 s) and wait up "
+                         "to SECONDS while it is in its slow state (a probe below 85%% of the best so far); the "
+                         "probes are kept in the JSON (default 0: no probe)")
     ap.add_argument("--max-foreign", type=float, default=0.10, metavar="F",
                     help="with --retries: a process during whose timed runs other processes kept more than "
                          "this share of the CPUs busy is measured again (default %(default)s)")

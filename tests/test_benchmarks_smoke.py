@@ -26,7 +26,7 @@ pytestmark = pytest.mark.skipif(not RUN.is_file(), reason="benchmarks/ not in th
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench") / "quick.json"
-    proc = subprocess.run([sys.executable, str(RUN), "--quick", "--json", str(out)], cwd=str(ROOT),
+    proc = subprocess.run([sys.executable, str(RUN), "--quick", "--wait-fast", "1", "--json", str(out)], cwd=str(ROOT),
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     return out, proc
@@ -53,6 +53,11 @@ def test_quick_run_writes_documented_json(quick_run):
         # fastmlp itself must have run every case of the quick suite
         assert case["results"]["fastmlp"]["status"] == "ok", case["results"]["fastmlp"]
     assert data["gemm_rate_gflops"] is not None and data["gemm_rate_gflops"] > 0
+    # --wait-fast: one machine-state probe before every round, the best of them at the top level
+    assert data["state_probe_best_gflops"] > 0
+    for case in data["cases"]:
+        probes = case["results"]["fastmlp"]["state_probes"]
+        assert len(probes) == 1 and probes[0] > 0 and probes[0] <= data["state_probe_best_gflops"]
     mlp = next(c for c in data["cases"] if c["name"] == "mlp_b32_h64")
     assert mlp["results"]["fastmlp"]["fraction_of_gemm"] is not None
     assert mlp["results"]["fastmlp"]["fastmlp_speedup"] == pytest.approx(1.0)
