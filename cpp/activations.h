@@ -144,16 +144,13 @@ void bias_activation_forward(T* out, const T* z, const T* b, int n, int m, Activ
 template <bool kSums, typename T, typename D>
 FASTMLP_SIMD_CLONES void map_backward_rows(T* dz, T* dz_sums, ThreadSums<T> thread_sums, const T* da, const T* a,
                                            const T* g, int n, int m, D deriv) {
-    int threads = omp_threads(), team = 1;
-    if (kSums && threads > thread_sums.rows) threads = thread_sums.rows;
-#pragma omp parallel num_threads(threads) if (std::ptrdiff_t(n) * m > kParallelMinElements)
+    int team = 1;
+#pragma omp parallel num_threads(kSums ? thread_sums.threads() : omp_threads()) \
+    if (std::ptrdiff_t(n) * m > kParallelMinElements)
     {
-        int begin, end, id = 0;
+        int begin, end;
         thread_share(n, begin, end);
-#ifdef _OPENMP
-        id = omp_get_thread_num();
-        if (id == 0) team = omp_get_num_threads();
-#endif
+        const int id = thread_id_noting_team(team);
         T* sums = kSums ? thread_sums.row(id) : nullptr;
         if constexpr (kSums)
             for (int j = 0; j < m; ++j) sums[j] = T(0);

@@ -65,18 +65,14 @@ FASTMLP_SIMD_CLONES double map_output_error(T* delta, T* delta_sums, ThreadSums<
                                             const T* b, const T* y, int n, int k, A act, D deriv) {
     constexpr int kMaxThreads = 64;
     double partial[kMaxThreads] = {};
-    int threads = omp_threads() < kMaxThreads ? omp_threads() : kMaxThreads;
-    if (threads > thread_sums.rows) threads = thread_sums.rows;
+    const int threads = thread_sums.threads() < kMaxThreads ? thread_sums.threads() : kMaxThreads;
     int team = 1;
     const T inv_n = T(1) / T(n);
 #pragma omp parallel num_threads(threads) if (std::ptrdiff_t(n) * k > kParallelMinElements)
     {
-        int begin, end, id = 0;
+        int begin, end;
         thread_share(n, begin, end);
-#ifdef _OPENMP
-        id = omp_get_thread_num();
-        if (id == 0) team = omp_get_num_threads();
-#endif
+        const int id = thread_id_noting_team(team);
         T* sums = thread_sums.row(id);
         for (int j = 0; j < k; ++j) sums[j] = T(0);
         double squares = 0;

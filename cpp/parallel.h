@@ -71,7 +71,22 @@ struct ThreadSums {
     int rows = 0;
     std::ptrdiff_t stride = 0;
     T* row(int id) const { return data + id * stride; }
+    // Threads for a pass that sums into these rows: what set_num_threads configured, at most `rows`.
+    int threads() const { return omp_threads() < rows ? omp_threads() : rows; }
 };
+
+// Inside an OpenMP team: the calling thread's number; thread 0 also stores the team's size in team (which
+// OpenMP may make smaller than asked). Outside one: 0, and team stays as it was (1).
+inline int thread_id_noting_team(int& team) {
+#ifdef _OPENMP
+    const int id = omp_get_thread_num();
+    if (id == 0) team = omp_get_num_threads();
+    return id;
+#else
+    (void)team;
+    return 0;
+#endif
+}
 
 // out (k) = Σ_{id < team} sums.row(id)[0..k), in thread order.
 template <typename T>
