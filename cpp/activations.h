@@ -60,19 +60,49 @@ inline T sigmoid(T z) {
     return z >= T(0) ? s : e * s;
 }
 
-// Applies f to every element of z (+ the bias b broadcast over the n rows, when b is not null) into out.
-// One plain loop per activation, so that the compiler vectorises each.
-template <typename T, typename F>
-FASTMLP_SIMD_CLONES void map_biased_rows(T* out, const T* z, const T* b, int n, int m, F f) {
-#pragma omp parallel for schedule(static) num_threads(omp_threads()) if (std::ptrdiff_t(n) * m > kParallelMinElements)
-    for (int t = 0; t < n; ++t) {
-        const T* zr = z + std::ptrdiff_t(t) * m;
-        T* orow = out + std::ptrdiff_t(t) * m;
-        if (b)
-            for (int j = 0; j < m; ++j) orow[j] = f(zr[j] + b[j]);
-        else
-            for (int j = 0; j < m; ++j) orow[j] = f(zr[j]);
+// out[t, j] = value(t·m, j) over n rows of m, the rows split between the threads in blocks; with kSums also
+// out_sums (m) = Σ_t out_t from the same pass (thread_sums as in ThreadSums). value(r, j) reads element r + j of
+// its inputs: one lambda type per caller and activation, so that each loop is compiled (and vectorised) once.
+template <bool kSums, typename T, typename V>
+FASTMLP_SIMD_CLONES void map_rows_pass(T* out, T* out_sums, ThreadSums<T> thread_sums, int n, int m, V value) {
+    int team = 1;
+#pragma omp parallel num_threads(kSums ? thread_sums.threads() : omp_threads()) \
+    if (std::ptrdiff_t(n) * m > kParallelMinElements)
+    {
+        int begin, end;
+        thread_share(n, begin, end);
+        const int id = thread_id_noting_team(team);
+        T* sums = kSums ? thread_sums.row(id) : nullptr;
+        if constexpr (kSums)
+            for (int j = 0; j < m; ++j) sums[j] = T(0);
+        for (int t = begin; t < end; ++t) {
+            const std::ptrdiff_t r = std::ptrdiff_t(t) * m;
+            for (int j = 0; j < m; ++j) {
+                const T v = value(r, j);
+                out[r + j] = v;
+                if constexpr (kSums) sums[j] += v;
+            }
+        }
     }
+    if constexpr (kSums) add_thread_sums(out_sums, thread_sums, team, m);
+}
+
+// map_rows_pass, summing when out_sums is given (nullable).
+template <typename T, typename V>
+void map_rows(T* out, T* out_sums, ThreadSums<T> thread_sums, int n, int m, V value) {
+    if (out_sums)
+        map_rows_pass<true>(out, out_sums, thread_sums, n, m, value);
+    else
+        map_rows_pass<false>(out, out_sums, thread_sums, n, m, value);
+}
+
+// out (n, m) = f(z + b), b (m) broadcast over the rows and nullable; with out_sums also Σ_t out_t (map_rows).
+template <typename T, typename F>
+void map_biased_rows(T* out, T* out_sums, ThreadSums<T> thread_sums, const T* z, const T* b, int n, int m, F f) {
+    if (b)
+        map_rows(out, out_sums, thread_sums, n, m, [=](std::ptrdiff_t r, int j) { return f(z[r + j] + b[j]); });
+    else
+        map_rows(out, out_sums, thread_sums, n, m, [=](std::ptrdiff_t r, int j) { return f(z[r + j]); });
 }
 
 // softmax of one row in place: y_k = e^(z_k − max z) / Σ_j e^(z_j − max z). Returns log Σ_j e^(z_j − max z).
@@ -127,51 +157,19 @@ void with_activation(Activation act, Body&& body) {
 }
 
 // out (n, m) = act(z + b): z (n, m) row-major, b (m) broadcast over rows (nullable). One sweep over memory;
-// out may alias z. Softmax normalises each row after adding the bias.
+// out may alias z. Softmax normalises each row after adding the bias. With out_sums (element-wise activations
+// only) also Σ_t out_t, from the same sweep (thread_sums: scratch, see ThreadSums).
 template <typename T>
-void bias_activation_forward(T* out, const T* z, const T* b, int n, int m, Activation act) {
+void bias_activation_forward(T* out, const T* z, const T* b, int n, int m, Activation act, T* out_sums = nullptr,
+                             ThreadSums<T> thread_sums = {}) {
     if (act != Activation::softmax)
         return with_activation<T>(act, [&](auto a) {
-            map_biased_rows(out, z, b, n, m, [](T v) { return decltype(a)::value(v); });
+            map_biased_rows(out, out_sums, thread_sums, z, b, n, m, [](T v) { return decltype(a)::value(v); });
         });
-    map_biased_rows(out, z, b, n, m, [](T v) { return v; });
+    if (out_sums) throw std::invalid_argument("bias_activation_forward: no sums through a softmax");
+    map_biased_rows(out, out_sums, thread_sums, z, b, n, m, [](T v) { return v; });
 #pragma omp parallel for schedule(static) num_threads(omp_threads()) if (std::ptrdiff_t(n) * m > kParallelMinElements)
     for (int t = 0; t < n; ++t) softmax_row_inplace(out + std::ptrdiff_t(t) * m, m);
-}
-
-// dz (n, m) = (da + g) ⊙ deriv(a), g (m) nullable and broadcast over rows; one plain loop per activation. With
-// kSums also dz_sums (m) = Σ_t dz_t in the same pass (the bias gradient; thread_sums as in ThreadSums).
-template <bool kSums, typename T, typename D>
-FASTMLP_SIMD_CLONES void map_backward_rows(T* dz, T* dz_sums, ThreadSums<T> thread_sums, const T* da, const T* a,
-                                           const T* g, int n, int m, D deriv) {
-    int team = 1;
-#pragma omp parallel num_threads(kSums ? thread_sums.threads() : omp_threads()) \
-    if (std::ptrdiff_t(n) * m > kParallelMinElements)
-    {
-        int begin, end;
-        thread_share(n, begin, end);
-        const int id = thread_id_noting_team(team);
-        T* sums = kSums ? thread_sums.row(id) : nullptr;
-        if constexpr (kSums)
-            for (int j = 0; j < m; ++j) sums[j] = T(0);
-        for (int t = begin; t < end; ++t) {
-            const std::ptrdiff_t r = std::ptrdiff_t(t) * m;
-            if (g) {
-                for (int j = 0; j < m; ++j) {
-                    const T d = (da[r + j] + g[j]) * deriv(a[r + j]);
-                    dz[r + j] = d;
-                    if constexpr (kSums) sums[j] += d;
-                }
-            } else {
-                for (int j = 0; j < m; ++j) {
-                    const T d = da[r + j] * deriv(a[r + j]);
-                    dz[r + j] = d;
-                    if constexpr (kSums) sums[j] += d;
-                }
-            }
-        }
-    }
-    if constexpr (kSums) add_thread_sums(dz_sums, thread_sums, team, m);
 }
 
 // Calls body(deriv) with deriv(a) = act'(Z) written in terms of a = act(Z).
@@ -187,10 +185,12 @@ template <typename T>
 void activation_backward(T* dz, const T* da, const T* a, const T* per_unit_grad, int n, int m, Activation act,
                          T* dz_sums = nullptr, ThreadSums<T> thread_sums = {}) {
     with_derivative<T>(act, [&](auto deriv) {
-        if (dz_sums)
-            map_backward_rows<true>(dz, dz_sums, thread_sums, da, a, per_unit_grad, n, m, deriv);
+        const T* g = per_unit_grad;
+        if (g)
+            map_rows(dz, dz_sums, thread_sums, n, m,
+                     [=](std::ptrdiff_t r, int j) { return (da[r + j] + g[j]) * deriv(a[r + j]); });
         else
-            map_backward_rows<false>(dz, dz_sums, thread_sums, da, a, per_unit_grad, n, m, deriv);
+            map_rows(dz, dz_sums, thread_sums, n, m, [=](std::ptrdiff_t r, int j) { return da[r + j] * deriv(a[r + j]); });
     });
 }
 

@@ -7,14 +7,16 @@ namespace fastmlp {
 
 // out (n, n_out) = act(x (n, n_in) · Wᵀ + b). W is stored (n_out, n_in); with w_transposed it is stored
 // (n_in, n_out) and used as is (the tied decoder: Z = X·W + b). b null with the identity: the bare product.
+// out_sums, when given: Σ_t out_t as well, from the same pass (see bias_activation_forward).
 template <typename T>
 void dense_forward(T* out, const T* x, const T* w, const T* b, int n, int n_in, int n_out, Activation act,
-                   bool w_transposed) {
+                   bool w_transposed, T* out_sums = nullptr, ThreadSums<T> thread_sums = {}) {
     if (w_transposed)
         gemm(Trans::no, Trans::no, n, n_out, n_in, T(1), x, n_in, w, n_out, T(0), out, n_out);
     else
         gemm(Trans::no, Trans::yes, n, n_out, n_in, T(1), x, n_in, w, n_in, T(0), out, n_out);
-    if (b || act != Activation::identity) bias_activation_forward(out, out, b, n, n_out, act);
+    if (b || act != Activation::identity || out_sums)
+        bias_activation_forward(out, out, b, n, n_out, act, out_sums, thread_sums);
 }
 
 // Backward of Z = X·Wᵀ + b given dz (n, n_out):

@@ -61,13 +61,17 @@ void bind_for(py::module_& m) {
         py::gil_scoped_release release;
         return all_finite(data, count);
     }, nc("values"));
-    m.def("activation_forward", [](const Array<T>& z, const std::string& act) {
+    m.def("activation_forward", [](const Array<T>& z, const std::string& act, bool with_sums) -> py::object {
         require_2d(z, "Z");
         auto out = like(z);
+        Array<T> sums(std::vector<py::ssize_t>{cols(z)});
+        std::vector<T> thread_sums(with_sums ? std::size_t(omp_threads()) * cols(z) : 0);
         bias_activation_forward(out.mutable_data(), z.data(), static_cast<const T*>(nullptr), rows(z), cols(z),
-                                parse_activation(act));
-        return out;
-    }, nc("Z"), py::arg("activation"));
+                                parse_activation(act), with_sums ? sums.mutable_data() : nullptr,
+                                ThreadSums<T>{thread_sums.data(), omp_threads(), cols(z)});
+        if (with_sums) return py::make_tuple(out, sums);
+        return std::move(out);
+    }, nc("Z"), py::arg("activation"), py::arg("with_sums") = false);
     m.def("activation_backward", [](const Array<T>& da, const Array<T>& a, const std::string& act,
                                     std::optional<Array<T>> per_unit, bool with_sums) -> py::object {
         require_same(da, a, "dA", "A");

@@ -73,14 +73,17 @@ typename Network<T>::OutputForm Network<T>::output_form(bool with_error) const {
 
 // Activations of layers 0..upto for x (n rows); the output layer's in the given form.
 template <typename T>
-void Network<T>::forward_layers(const T* x, int n, int upto, OutputForm form) {
+void Network<T>::forward_layers(const T* x, int n, int upto, OutputForm form, bool with_means) {
     const std::vector<int>& s = layout_.sizes;
+    const int width = layout_.max_width();
+    const ThreadSums<T> thread_sums{work_.data() + thread_sums_offset_, thread_capacity_, whole_cache_lines<T>(width)};
     for (int l = 0; l <= upto; ++l) {
         const bool output = l == layout_.n_layers - 1;
         const bool bare = output && form == OutputForm::product;
+        T* sums = with_means && !output ? work_.data() + mean_act_offset_ + std::ptrdiff_t(l) * width : nullptr;
         dense_forward(act(l), l == 0 ? x : act(l - 1), weight(l), bare ? static_cast<const T*>(nullptr) : bias(l), n,
                       s[l], s[l + 1], output && form != OutputForm::activations ? Activation::identity : activation_of(l),
-                      bool(layout_.transposed[l]));
+                      bool(layout_.transposed[l]), sums, thread_sums);
     }
 }
 
@@ -141,9 +144,9 @@ T Network<T>::output_loss(const T* y, int n, bool with_error) {
     if (sparse()) {
         const int width = layout_.max_width();
         for (int l = 0; l < L - 1; ++l)
-            loss += sparse_kl_penalty_forward(work_.data() + mean_act_offset_ + std::ptrdiff_t(l) * width, act(l),
-                                              T(config_.sparsity_target), T(config_.sparsity_weight), n,
-                                              layout_.sizes[l + 1]);
+            loss += sparse_kl_penalty_from_sums(work_.data() + mean_act_offset_ + std::ptrdiff_t(l) * width,
+                                                T(config_.sparsity_target), T(config_.sparsity_weight), n,
+                                                layout_.sizes[l + 1]);
     }
     if (config_.weight_decay > 0)
         loss += weight_decay_forward(params_.data(), layout_.n_weights, T(config_.weight_decay));
@@ -219,7 +222,7 @@ T Network<T>::loss_and_grad(const T* x, Targets<T> y, int n, bool want_grad) {
     ensure_capacity(n);
     FlushSubnormals flush(loops_fork(n));
     const T* yd = dense_targets(y, nullptr, 0, n);
-    forward_layers(x, n, layout_.n_layers - 1, output_form(want_grad));
+    forward_layers(x, n, layout_.n_layers - 1, output_form(want_grad), sparse());
     const T loss = output_loss(yd, n, want_grad);
     if (want_grad) backward(x, n);
     return loss;

@@ -98,7 +98,8 @@ class Network {
     // bias and applies the activation in its own pass).
     enum class OutputForm { activations, logits, product };
     OutputForm output_form(bool with_error) const;
-    void forward_layers(const T* x, int n, int upto, OutputForm form);
+    // with_means: each hidden layer's forward pass also sums its activations for the sparsity penalty.
+    void forward_layers(const T* x, int n, int upto, OutputForm form, bool with_means = false);
     T* output_delta();  // where output_loss leaves δ(L): in place of the output layer's activations where it can
     // The batch's loss; with_error also leaves the output error δ(L) = ∂E/∂Z(L) and its column sums in the
     // workspace for backward (the squared error computes its loss in that same pass).

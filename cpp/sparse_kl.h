@@ -11,11 +11,10 @@ namespace fastmlp {
 template <typename T>
 constexpr T kl_epsilon() { return T(1e-6); }
 
-// mean_activation (m) = clamp((1/n) Σ_t h_t, ε, 1−ε) for h (n, m); returns λ·Σ_i KL(α‖α̂_i) with
-// KL(α‖α̂) = α log(α/α̂) + (1−α) log((1−α)/(1−α̂)).
+// λ·Σ_i KL(α‖α̂_i) as below, from mean_activation (m) holding Σ_t h_t already (the layer's forward pass summed
+// it), which it turns into α̂ = clamp(Σ_t h_t / n, ε, 1−ε).
 template <typename T>
-T sparse_kl_penalty_forward(T* mean_activation, const T* h, T target, T weight, int n, int m) {
-    column_sums(mean_activation, h, n, m, false);
+T sparse_kl_penalty_from_sums(T* mean_activation, T target, T weight, int n, int m) {
     const T eps = kl_epsilon<T>(), a = target;
     double total = 0;
     for (int i = 0; i < m; ++i) {
@@ -24,6 +23,14 @@ T sparse_kl_penalty_forward(T* mean_activation, const T* h, T target, T weight, 
         total += double(a * std::log(a / a_hat) + (T(1) - a) * std::log((T(1) - a) / (T(1) - a_hat)));
     }
     return T(weight * total);
+}
+
+// mean_activation (m) = clamp((1/n) Σ_t h_t, ε, 1−ε) for h (n, m); returns λ·Σ_i KL(α‖α̂_i) with
+// KL(α‖α̂) = α log(α/α̂) + (1−α) log((1−α)/(1−α̂)).
+template <typename T>
+T sparse_kl_penalty_forward(T* mean_activation, const T* h, T target, T weight, int n, int m) {
+    column_sums(mean_activation, h, n, m, false);
+    return sparse_kl_penalty_from_sums(mean_activation, target, weight, n, m);
 }
 
 // per_unit_grad (m) = ∂/∂h_ti of λ·Σ_i KL(α‖α̂_i) = λ·(−α/α̂_i + (1−α)/(1−α̂_i)) / n, identical for every

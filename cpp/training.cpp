@@ -115,7 +115,7 @@ T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o
             undo_epoch();
             throw;
         }
-        forward_layers(xb, m, layout_.n_layers - 1, output_form(true));
+        forward_layers(xb, m, layout_.n_layers - 1, output_form(true), sparse());
         const T loss = output_loss(yb, m, true);
         if (!std::isfinite(loss)) {
             undo_epoch();

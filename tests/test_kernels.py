@@ -31,11 +31,20 @@ def dtype(request):
     return request.param
 
 
-@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("shape", SHAPES + [(300, 200)])  # 60,000 elements: the threaded pass too
 @pytest.mark.parametrize("act", ACTS + ["softmax"])
 def test_activation_forward(dtype, shape, act):
     Z = rand(np.random.default_rng(0), shape, dtype, 3)
-    np.testing.assert_allclose(_core.activation_forward(Z, act), ref.activation_forward(ref64(Z), act), **tol(dtype))
+    want = ref.activation_forward(ref64(Z), act)
+    np.testing.assert_allclose(_core.activation_forward(Z, act), want, **tol(dtype))
+    if act == "softmax":
+        with pytest.raises(ValueError, match="softmax"):
+            _core.activation_forward(Z, act, with_sums=True)
+        return
+    got, sums = _core.activation_forward(Z, act, with_sums=True)  # and the column sums, same pass
+    np.testing.assert_allclose(got, want, **tol(dtype))
+    scale = np.abs(want).sum(axis=0).max()
+    np.testing.assert_allclose(sums, want.sum(axis=0), rtol=tol(dtype)["rtol"], atol=tol(dtype)["rtol"] * scale)
 
 
 @pytest.mark.parametrize("shape", SHAPES + [(300, 200)])  # 60,000 elements: the threaded pass too

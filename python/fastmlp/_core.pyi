@@ -68,10 +68,10 @@ def activation_backward(dA: numpy.typing.NDArray[numpy.float32], A: numpy.typing
 def activation_backward(dA: numpy.typing.NDArray[numpy.float64], A: numpy.typing.NDArray[numpy.float64], activation: str, per_unit_grad: numpy.typing.NDArray[numpy.float64] | None = None, with_sums: bool = False) -> typing.Any:
     ...
 @typing.overload
-def activation_forward(Z: numpy.typing.NDArray[numpy.float32], activation: str) -> numpy.typing.NDArray[numpy.float32]:
+def activation_forward(Z: numpy.typing.NDArray[numpy.float32], activation: str, with_sums: bool = False) -> typing.Any:
     ...
 @typing.overload
-def activation_forward(Z: numpy.typing.NDArray[numpy.float64], activation: str) -> numpy.typing.NDArray[numpy.float64]:
+def activation_forward(Z: numpy.typing.NDArray[numpy.float64], activation: str, with_sums: bool = False) -> typing.Any:
     ...
 @typing.overload
 def adam_update(theta: numpy.typing.NDArray[numpy.float32], m: numpy.typing.NDArray[numpy.float32], v: numpy.typing.NDArray[numpy.float32], grad: numpy.typing.NDArray[numpy.float32], learning_rate: typing.SupportsFloat | typing.SupportsIndex, beta1: typing.SupportsFloat | typing.SupportsIndex, beta2: typing.SupportsFloat | typing.SupportsIndex, eps: typing.SupportsFloat | typing.SupportsIndex, step: typing.SupportsInt | typing.SupportsIndex) -> None:
