@@ -308,3 +308,22 @@ def test_set_num_threads_applies_to_other_python_threads():
     assert proc.returncode == 0, proc.stderr[-3000:]
     extra = json.loads(proc.stdout.strip().splitlines()[-1])["extra_threads"]
     assert extra == 0, f"set_num_threads(1) in the main thread; a call from another thread started {extra} more"
+
+
+IMPORT_CHILD = textwrap.dedent("""
+    import os, sys
+    chosen = sys.argv[1]
+    if chosen != "-":
+        os.environ["OPENBLAS_THREAD_TIMEOUT"] = chosen
+    import fastmlp
+    print(os.environ.get("OPENBLAS_THREAD_TIMEOUT", "unset"))
+""")
+
+
+@pytest.mark.parametrize("chosen, left", [("-", "unset"), ("9", "9")])
+def test_importing_leaves_the_openblas_thread_timeout_as_it_was(chosen, left):
+    # fastmlp sets it only while its own OpenBLAS loads (whose idle server thread must not spin), and never
+    # overrides a value the user chose
+    proc = subprocess.run([sys.executable, "-c", IMPORT_CHILD, chosen], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == left

@@ -8,7 +8,28 @@ from importlib.metadata import PackageNotFoundError, version as _version
 
 import numpy as np
 
-from . import _core, reference
+
+def _load_core():
+    """Imports the native core. Its vendored OpenBLAS hands every parallel job to fastmlp's OpenMP pool, so the
+    server thread OpenBLAS starts as it loads never gets work, yet it spins for its thread timeout before it
+    sleeps: about 0.1 s of a core right after import (measured on 2 cores), taken from the first training steps.
+    OpenBLAS reads OPENBLAS_THREAD_TIMEOUT once, as it loads: it is set (to the shortest, 2^4 cycles) for that
+    load only, unless the environment already chose one. NumPy's own OpenBLAS, loaded before, is untouched."""
+    import os
+    key = "OPENBLAS_THREAD_TIMEOUT"
+    chosen = key in os.environ
+    if not chosen:
+        os.environ[key] = "4"
+    try:
+        from . import _core
+    finally:
+        if not chosen:
+            del os.environ[key]
+    return _core
+
+
+_core = _load_core()
+from . import reference  # noqa: E402  (the modules below import _core too: it is loaded by now)
 from ._validation import _as_array, as_float_array, check_positive_int, check_real
 from .network import Network
 from . import approximation, parity  # cheap: numpy only; matplotlib is imported when a plot is drawn
