@@ -66,8 +66,8 @@ inline T sigmoid(T z) {
 template <bool kSums, typename T, typename V>
 FASTMLP_SIMD_CLONES void map_rows_pass(T* out, T* out_sums, ThreadSums<T> thread_sums, int n, int m, V value) {
     int team = 1;
-#pragma omp parallel num_threads(kSums ? thread_sums.threads() : omp_threads()) \
-    if (std::ptrdiff_t(n) * m > kParallelMinElements)
+    const int threads = kSums ? thread_sums.threads() : omp_threads();
+#pragma omp parallel num_threads(threads) if (std::ptrdiff_t(n) * m > kParallelMinElements)
     {
         int begin, end;
         thread_share(n, begin, end);

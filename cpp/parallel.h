@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <stdexcept>
 #include <type_traits>
 #ifdef _OPENMP
 #include <omp.h>
@@ -72,7 +73,10 @@ struct ThreadSums {
     std::ptrdiff_t stride = 0;
     T* row(int id) const { return data + id * stride; }
     // Threads for a pass that sums into these rows: what set_num_threads configured, at most `rows`.
-    int threads() const { return omp_threads() < rows ? omp_threads() : rows; }
+    int threads() const {
+        if (!data || rows < 1) throw std::invalid_argument("ThreadSums: no scratch rows for the partial sums");
+        return omp_threads() < rows ? omp_threads() : rows;
+    }
 };
 
 // Inside an OpenMP team: the calling thread's number; thread 0 also stores the team's size in team (which
