@@ -51,6 +51,20 @@ void require_flat(const Array<T>& a, py::ssize_t n, const char* name) {
         throw py::value_error(std::string(name) + " must be 1-D of length " + std::to_string(n));
 }
 
+// A kernel's column sums (k) to return, and the per-thread scratch it sums them in (see ThreadSums).
+template <typename T>
+struct ColumnSums {
+    explicit ColumnSums(int k)
+        : sums(std::vector<py::ssize_t>{k}), threads(omp_threads()), scratch(std::size_t(threads) * k), k(k) {}
+    T* out() { return sums.mutable_data(); }
+    ThreadSums<T> thread_sums() { return {scratch.data(), threads, k}; }
+
+    Array<T> sums;
+    int threads;
+    std::vector<T> scratch;
+    int k;
+};
+
 template <typename T>
 void bind_for(py::module_& m) {
     auto nc = [](const char* name) { return py::arg(name).noconvert(); };
@@ -64,12 +78,10 @@ void bind_for(py::module_& m) {
     m.def("activation_forward", [](const Array<T>& z, const std::string& act, bool with_sums) -> py::object {
         require_2d(z, "Z");
         auto out = like(z);
-        Array<T> sums(std::vector<py::ssize_t>{cols(z)});
-        std::vector<T> thread_sums(with_sums ? std::size_t(omp_threads()) * cols(z) : 0);
+        ColumnSums<T> sums(cols(z));
         bias_activation_forward(out.mutable_data(), z.data(), static_cast<const T*>(nullptr), rows(z), cols(z),
-                                parse_activation(act), with_sums ? sums.mutable_data() : nullptr,
-                                ThreadSums<T>{thread_sums.data(), omp_threads(), cols(z)});
-        if (with_sums) return py::make_tuple(out, sums);
+                                parse_activation(act), with_sums ? sums.out() : nullptr, sums.thread_sums());
+        if (with_sums) return py::make_tuple(out, sums.sums);
         return std::move(out);
     }, nc("Z"), py::arg("activation"), py::arg("with_sums") = false);
     m.def("activation_backward", [](const Array<T>& da, const Array<T>& a, const std::string& act,
@@ -77,12 +89,10 @@ void bind_for(py::module_& m) {
         require_same(da, a, "dA", "A");
         if (per_unit) require_flat(*per_unit, a.shape(1), "per_unit_grad");
         auto out = like(da);
-        Array<T> sums(std::vector<py::ssize_t>{cols(a)});
-        std::vector<T> thread_sums(with_sums ? std::size_t(omp_threads()) * cols(a) : 0);
+        ColumnSums<T> sums(cols(a));
         activation_backward(out.mutable_data(), da.data(), a.data(), per_unit ? per_unit->data() : nullptr, rows(a),
-                            cols(a), parse_activation(act), with_sums ? sums.mutable_data() : nullptr,
-                            ThreadSums<T>{thread_sums.data(), omp_threads(), cols(a)});
-        if (with_sums) return py::make_tuple(out, sums);
+                            cols(a), parse_activation(act), with_sums ? sums.out() : nullptr, sums.thread_sums());
+        if (with_sums) return py::make_tuple(out, sums.sums);
         return std::move(out);
     }, nc("dA"), nc("A"), py::arg("activation"), py::arg("per_unit_grad").noconvert() = py::none(),
        py::arg("with_sums") = false);
@@ -145,23 +155,18 @@ void bind_for(py::module_& m) {
         require_same(z, y, "Z", "Y");
         require_flat(b, cols(z), "b");
         auto delta = like(z);
-        Array<T> sums(std::vector<py::ssize_t>{cols(y)});
-        std::vector<T> thread_sums(std::size_t(omp_threads()) * cols(y));
-        const T loss = squared_error_forward_backward(delta.mutable_data(), sums.mutable_data(),
-                                                      ThreadSums<T>{thread_sums.data(), omp_threads(), cols(y)},
-                                                      z.data(), b.data(), y.data(), rows(z), cols(z),
-                                                      parse_activation(act));
-        return py::make_tuple(loss, delta, sums);
+        ColumnSums<T> sums(cols(y));
+        const T loss = squared_error_forward_backward(delta.mutable_data(), sums.out(), sums.thread_sums(), z.data(),
+                                                      b.data(), y.data(), rows(z), cols(z), parse_activation(act));
+        return py::make_tuple(loss, delta, sums.sums);
     }, nc("Z"), nc("b"), nc("Y"), py::arg("activation"));
     m.def("output_error_backward", [](const Array<T>& yhat, const Array<T>& y) {
         require_same(yhat, y, "Yhat", "Y");
         auto delta = like(y);
-        Array<T> sums(std::vector<py::ssize_t>{cols(y)});
-        std::vector<T> thread_sums(std::size_t(omp_threads()) * cols(y));
-        output_error_backward(delta.mutable_data(), sums.mutable_data(),
-                              ThreadSums<T>{thread_sums.data(), omp_threads(), cols(y)}, yhat.data(), y.data(), rows(y),
+        ColumnSums<T> sums(cols(y));
+        output_error_backward(delta.mutable_data(), sums.out(), sums.thread_sums(), yhat.data(), y.data(), rows(y),
                               cols(y));
-        return py::make_tuple(delta, sums);
+        return py::make_tuple(delta, sums.sums);
     }, nc("Yhat"), nc("Y"));
     m.def("sparse_kl_penalty_forward", [](const Array<T>& h, double target, double weight) {
         require_2d(h, "H");

@@ -76,14 +76,13 @@ template <typename T>
 void Network<T>::forward_layers(const T* x, int n, int upto, OutputForm form, bool with_means) {
     const std::vector<int>& s = layout_.sizes;
     const int width = layout_.max_width();
-    const ThreadSums<T> thread_sums{work_.data() + thread_sums_offset_, thread_capacity_, whole_cache_lines<T>(width)};
     for (int l = 0; l <= upto; ++l) {
         const bool output = l == layout_.n_layers - 1;
         const bool bare = output && form == OutputForm::product;
         T* sums = with_means && !output ? work_.data() + mean_act_offset_ + std::ptrdiff_t(l) * width : nullptr;
         dense_forward(act(l), l == 0 ? x : act(l - 1), weight(l), bare ? static_cast<const T*>(nullptr) : bias(l), n,
                       s[l], s[l + 1], output && form != OutputForm::activations ? Activation::identity : activation_of(l),
-                      bool(layout_.transposed[l]), sums, thread_sums);
+                      bool(layout_.transposed[l]), sums, thread_sums());
     }
 }
 
@@ -123,11 +122,9 @@ T Network<T>::output_loss(const T* y, int n, bool with_error) {
     T* out = act(L - 1);
     T* delta = output_delta();
     T* delta_sums = work_.data() + delta_sums_offset_;
-    const ThreadSums<T> thread_sums{work_.data() + thread_sums_offset_, thread_capacity_,
-                                    whole_cache_lines<T>(layout_.max_width())};
     T loss;
     if (output_form(with_error) == OutputForm::product) {
-        loss = squared_error_forward_backward(delta, delta_sums, thread_sums, out, bias(L - 1), y, n, k,
+        loss = squared_error_forward_backward(delta, delta_sums, thread_sums(), out, bias(L - 1), y, n, k,
                                               config_.output);
     } else {
         switch (config_.loss) {
@@ -135,7 +132,7 @@ T Network<T>::output_loss(const T* y, int n, bool with_error) {
             case Loss::binary_cross_entropy: loss = sigmoid_binary_cross_entropy_forward(out, out, y, n, k); break;
             default: loss = squared_error_forward(out, y, n, k); break;
         }
-        if (with_error) output_error_backward(delta, delta_sums, thread_sums, out, y, n, k);
+        if (with_error) output_error_backward(delta, delta_sums, thread_sums(), out, y, n, k);
         if (with_error && config_.loss == Loss::squared_error) {  // softmax output: through its Jacobian
             softmax_backward(delta, delta, out, n, k);
             column_sums(delta_sums, delta, n, k, false);
@@ -161,8 +158,6 @@ void Network<T>::backward(const T* x, int n, T sgd_step) {
     const std::vector<int>& s = layout_.sizes;
     T* const buffers[2] = {work_.data() + delta_offset_[0], work_.data() + delta_offset_[1]};
     T* delta_sums = work_.data() + delta_sums_offset_;  // Σ_t δ(l)_t, left by the pass that computed δ(l)
-    const ThreadSums<T> thread_sums{work_.data() + thread_sums_offset_, thread_capacity_,
-                                    whole_cache_lines<T>(layout_.max_width())};
     T* delta = output_delta();
     const bool fused_sgd = sgd_step > T(0);
     T* target = fused_sgd ? params_.data() : grads_.data();  // where ∂E/∂θ goes (scaled by −ρ when fused)
@@ -181,7 +176,7 @@ void Network<T>::backward(const T* x, int n, T sgd_step) {
                                        T(config_.sparsity_target), T(config_.sparsity_weight), n, s[l]);
             per_unit = unit_grad;
         }
-        activation_backward(next, next, act(l - 1), per_unit, n, s[l], config_.hidden, delta_sums, thread_sums);
+        activation_backward(next, next, act(l - 1), per_unit, n, s[l], config_.hidden, delta_sums, thread_sums());
         delta = next;
     }
     if (config_.weight_decay > 0 && !fused_sgd)

@@ -89,6 +89,10 @@ class Network {
     T* act(int l) { return work_.data() + act_offset_[l]; }  // layer l's output, capacity_ rows
     Activation activation_of(int l) const { return l == layout_.n_layers - 1 ? config_.output : config_.hidden; }
     bool sparse() const { return config_.sparsity_weight > 0; }
+    // Scratch for the per-thread partial column sums of the element-wise passes (one row per thread, a line apart).
+    ThreadSums<T> thread_sums() {
+        return {work_.data() + thread_sums_offset_, thread_capacity_, whole_cache_lines<T>(layout_.max_width())};
+    }
     // Whether element-wise loops over `rows` rows of the widest layer run on the OpenMP team.
     bool loops_fork(int rows) const { return std::ptrdiff_t(rows) * layout_.max_width() > kParallelMinElements; }
 
