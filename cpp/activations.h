@@ -27,16 +27,14 @@ inline Activation parse_activation(const std::string& name) {
 
 // e^x for float: Cephes' expf (x = n·ln2 + r, |r| <= ln2/2, a degree-6 polynomial in r, 2^n put into the exponent bits),
 // written without branches so that the loops calling it vectorise (glibc's expf does not). Relative error
-// below 2e-7; x is clamped to [−87.3, 88.3], where e^x stays a normal float. Doubles keep std::exp, whose
-// full precision the float64 parity and gradient checks rely on.
-inline float fast_exp(float x) {
-    // The clamp also maps NaN to a finite value, so the int conversions below are always defined; the
-    // result is put right at the end (NaN stays NaN, +inf and beyond-float range give +inf).
-    const float xc = x > -87.3f ? (x < 88.3f ? x : 88.3f) : -87.3f;
+// below 2e-7. exp_in_range takes x in [−87.3, 88.3], where e^x stays a normal float; fast_exp clamps to that
+// range first and puts NaN and overflow right at the end. Doubles keep std::exp, whose full precision the
+// float64 parity and gradient checks rely on.
+inline float exp_in_range(float x) {
     // n = round(x·log2 e) by the 1.5·2^23 trick: adding it pushes the fraction out of the mantissa. (A floor
     // through int conversion and a compare is control flow to GCC, which then leaves the loop scalar.)
-    const float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    const float r = xc - n * 0.693359375f - n * -2.12194440e-4f;  // ln2 split in two for an exact product
+    const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    const float r = x - n * 0.693359375f - n * -2.12194440e-4f;  // ln2 split in two for an exact product
     float p = 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;
     p = p * r + 8.3334519073e-3f;
@@ -44,10 +42,14 @@ inline float fast_exp(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * (r * r) + r + 1.0f;
-    const std::int32_t bits = (std::int32_t(n) + 127) << 23;  // n >= −126 after the clamp: bits > 0
+    const std::int32_t bits = (std::int32_t(n) + 127) << 23;  // n >= −126 in this range: bits > 0
     float scale;
     std::memcpy(&scale, &bits, sizeof scale);
-    const float y = p * scale;
+    return p * scale;
+}
+inline float fast_exp(float x) {
+    // The clamp also maps NaN to a finite value, so the int conversions are always defined.
+    const float y = exp_in_range(x > -87.3f ? (x < 88.3f ? x : 88.3f) : -87.3f);
     return x != x ? x : (x > 88.72f ? std::numeric_limits<float>::infinity() : y);
 }
 inline double fast_exp(double x) { return std::exp(x); }
@@ -58,6 +60,17 @@ inline T sigmoid(T z) {
     const T e = fast_exp(z < T(0) ? z : -z);
     const T s = T(1) / (T(1) + e);
     return z >= T(0) ? s : e * s;
+}
+// The float version the passes run: e^−|z| needs only the lower clamp (which also maps NaN to a finite value), and
+// NaN is put back after the division. fast_exp's own NaN select sits before the division, where GCC copied the
+// division into both arms: two 16-wide divisions per vector instead of one.
+template <>
+inline float sigmoid(float z) {
+    const float minus_abs = z < 0.0f ? z : -z;
+    const float e = exp_in_range(minus_abs > -87.3f ? minus_abs : -87.3f);
+    const float s = 1.0f / (1.0f + e);
+    const float value = z >= 0.0f ? s : e * s;
+    return z != z ? z : value;
 }
 
 // out[t, j] = value(t·m, j) over n rows of m, the rows split between the threads in blocks; with kSums also

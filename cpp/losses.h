@@ -60,9 +60,10 @@ FASTMLP_SIMD_CLONES T squared_error_forward(const T* yhat, const T* y, int n, in
 // output bias gradient) in one pass over memory; returns Σ ‖ŷ_t − y_t‖² from the same pass (the squared error's
 // loss, which would otherwise read both matrices again). delta may alias z.
 // Threads take contiguous blocks of rows and sum delta's columns in their own row of thread_sums (ThreadSums).
-template <typename T, typename A, typename D>
-FASTMLP_SIMD_CLONES double map_output_error(T* delta, T* delta_sums, ThreadSums<T> thread_sums, const T* z,
-                                            const T* b, const T* y, int n, int k, A act, D deriv) {
+// kBias says whether b is given: decided once, outside the loop (a nullable b inside it cost a masked load).
+template <bool kBias, typename T, typename A, typename D>
+FASTMLP_SIMD_CLONES double map_output_error_pass(T* delta, T* delta_sums, ThreadSums<T> thread_sums, const T* z,
+                                                 const T* b, const T* y, int n, int k, A act, D deriv) {
     constexpr int kMaxThreads = 64;
     double partial[kMaxThreads] = {};
     const int threads = thread_sums.threads() < kMaxThreads ? thread_sums.threads() : kMaxThreads;
@@ -81,7 +82,7 @@ FASTMLP_SIMD_CLONES double map_output_error(T* delta, T* delta_sums, ThreadSums<
             T row = 0;
 #pragma omp simd reduction(+ : row)
             for (int j = 0; j < k; ++j) {
-                const T yhat = act(b ? z[r + j] + b[j] : z[r + j]);
+                const T yhat = act(kBias ? z[r + j] + b[j] : z[r + j]);
                 const T error = yhat - y[r + j];
                 const T d = error * inv_n * deriv(yhat);
                 delta[r + j] = d;
@@ -96,6 +97,13 @@ FASTMLP_SIMD_CLONES double map_output_error(T* delta, T* delta_sums, ThreadSums<
     double total = 0;
     for (double p : partial) total += p;
     return total;
+}
+
+template <typename T, typename A, typename D>
+double map_output_error(T* delta, T* delta_sums, ThreadSums<T> thread_sums, const T* z, const T* b, const T* y, int n,
+                        int k, A act, D deriv) {
+    return b ? map_output_error_pass<true>(delta, delta_sums, thread_sums, z, b, y, n, k, act, deriv)
+             : map_output_error_pass<false>(delta, delta_sums, thread_sums, z, b, y, n, k, act, deriv);
 }
 
 // Forward and backward of the squared error through an element-wise output activation, in one pass from the
