@@ -10,29 +10,42 @@
 #define FASTMLP_CBLAS(name) cblas_##name
 #endif
 
+// With the vendored OpenBLAS and OpenMP, fastmlp threads its products itself (gemm.cpp) and keeps OpenBLAS at one
+// thread: that OpenBLAS is fastmlp's alone. A system BLAS may be shared with NumPy and keeps its own threading.
+#if defined(FASTMLP_SCIPY_OPENBLAS) && defined(_OPENMP)
+#define FASTMLP_SPLIT_GEMM 1
+#endif
+
 namespace fastmlp {
 
 enum class Trans { no, yes };
 
-// C (m, n) = alpha · op(A) (m, k) · op(B) (k, n) + beta · C, all row-major; lda/ldb/ldc are row strides of the
-// stored matrices. Transposes are GEMM flags, never copies.
-inline void gemm(Trans ta, Trans tb, int m, int n, int k, float alpha, const float* a, int lda,
-                 const float* b, int ldb, float beta, float* c, int ldc) {
+// One BLAS call on the calling thread: C (m, n) = alpha · op(A) (m, k) · op(B) (k, n) + beta · C, all row-major;
+// lda/ldb/ldc are row strides of the stored matrices. Transposes are GEMM flags, never copies.
+inline void blas_gemm(Trans ta, Trans tb, int m, int n, int k, float alpha, const float* a, int lda,
+                      const float* b, int ldb, float beta, float* c, int ldc) {
     FASTMLP_CBLAS(sgemm)(CblasRowMajor, ta == Trans::yes ? CblasTrans : CblasNoTrans,
                          tb == Trans::yes ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c,
                          ldc);
 }
 
-inline void gemm(Trans ta, Trans tb, int m, int n, int k, double alpha, const double* a, int lda,
-                 const double* b, int ldb, double beta, double* c, int ldc) {
+inline void blas_gemm(Trans ta, Trans tb, int m, int n, int k, double alpha, const double* a, int lda,
+                      const double* b, int ldb, double beta, double* c, int ldc) {
     FASTMLP_CBLAS(dgemm)(CblasRowMajor, ta == Trans::yes ? CblasTrans : CblasNoTrans,
                          tb == Trans::yes ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c,
                          ldc);
 }
 
-// Routes the BLAS's parallel jobs through the OpenMP pool when both are available (called once at import).
+// The same product on get_num_threads() threads: see gemm.cpp.
+void gemm(Trans ta, Trans tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b, int ldb,
+          float beta, float* c, int ldc);
+void gemm(Trans ta, Trans tb, int m, int n, int k, double alpha, const double* a, int lda, const double* b, int ldb,
+          double beta, double* c, int ldc);
+
+// Called once at import: keeps the vendored OpenBLAS at one thread (gemm.cpp threads the products), or routes a
+// system OpenBLAS's parallel jobs through the OpenMP pool.
 void share_blas_and_openmp_threads();
-// Sets BLAS and OpenMP threads together (n >= 1); returns what the BLAS reports afterwards.
+// Sets the threads of the products and of the element-wise loops together (n >= 1).
 void set_num_threads(int n);
 int get_num_threads();
 // Name of the BLAS, its build configuration and core type, as far as the library tells.

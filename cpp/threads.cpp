@@ -36,8 +36,8 @@ namespace fastmlp {
 namespace {
 std::atomic<int> g_threads{0};  // 0 until set: the libraries' own defaults apply
 
-#if defined(_OPENMP)
-// OpenBLAS hands its parallel work here instead of to its own pthreads, so BLAS calls and our element-wise
+#if defined(_OPENMP) && !defined(FASTMLP_SPLIT_GEMM)
+// A system OpenBLAS hands its parallel work here instead of to its own pthreads, so BLAS calls and our element-wise
 // OpenMP loops share one pool of threads: no two pools spinning against each other on the same cores
 // (measured on 2 cores: a 784-256-10 SGD epoch ran 6x slower with both pools active).
 // OpenBLAS's level-3 jobs wait on each other's packed panels, so all numjobs must run at the same time, one per
@@ -126,9 +126,9 @@ FlushSubnormals::~FlushSubnormals() {
 }
 
 void share_blas_and_openmp_threads() {
-#if defined(FASTMLP_SCIPY_OPENBLAS) && defined(_OPENMP)
-    scipy_openblas_set_threads_callback_function(run_blas_jobs_on_openmp);
-#elif defined(_OPENMP)
+#if defined(FASTMLP_SPLIT_GEMM)
+    scipy_openblas_set_num_threads(1);  // gemm.cpp threads the products
+#elif defined(_OPENMP) && !defined(FASTMLP_SCIPY_OPENBLAS)
     if (openblas_set_threads_callback_function) openblas_set_threads_callback_function(run_blas_jobs_on_openmp);
 #endif
 }
@@ -144,7 +144,9 @@ int omp_threads() {
 
 void set_num_threads(int n) {
     if (n < 1) throw std::invalid_argument("set_num_threads: n must be >= 1, got " + std::to_string(n));
-#if defined(FASTMLP_SCIPY_OPENBLAS)
+#if defined(FASTMLP_SPLIT_GEMM)
+    scipy_openblas_set_num_threads(1);  // gemm.cpp threads the products
+#elif defined(FASTMLP_SCIPY_OPENBLAS)
     scipy_openblas_set_num_threads(n);
 #else
     if (openblas_set_num_threads) openblas_set_num_threads(n);
@@ -157,7 +159,9 @@ void set_num_threads(int n) {
 }
 
 int get_num_threads() {
-#if defined(FASTMLP_SCIPY_OPENBLAS)
+#if defined(FASTMLP_SPLIT_GEMM)
+    return omp_threads();
+#elif defined(FASTMLP_SCIPY_OPENBLAS)
     return scipy_openblas_get_num_threads();
 #else
     if (openblas_get_num_threads) return openblas_get_num_threads();

@@ -2,9 +2,9 @@
 same results as sequentially; one network called from two threads at once refuses the second call
 (RuntimeError) instead of corrupting its workspace; set_num_threads takes effect.
 
-Oversubscription: OpenBLAS's parallel jobs run on the OpenMP pool (a threads callback installed at import),
-so the BLAS and the element-wise loops share one pool of ``get_num_threads()`` threads instead of two pools
-competing for the cores.
+Oversubscription: fastmlp splits each product across the OpenMP pool, one single-threaded OpenBLAS call per thread
+(cpp/gemm.cpp, tested in test_gemm_threads.py), so the BLAS and the element-wise loops share one pool of
+``get_num_threads()`` threads instead of two pools competing for the cores.
 """
 import json
 import os
