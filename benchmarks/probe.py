@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""The machine-state probe: GFLOP/s of a small two-thread SGEMM (32×784 · 784×64 through fastmlp's OpenBLAS),
-timed for about 0.2 s in this fresh process, printed as one number.
+"""The machine-state probe: GFLOP/s of a small two-thread SGEMM (32×784 · 784×64 through fastmlp, which splits it
+between the two threads), timed for about 0.2 s in this fresh process, printed as one number.
 
-A product this small is mostly the two threads handing each other packed panels, so it shows at once when the
-host runs the two CPUs in a worse arrangement (see benchmarks/README.md, "Two machine states"): on the VM the
-suite was written on it read ~106 in one state and ~60 in the other, while one thread read 99 in both. run.py's
+A product this small is mostly the two threads' fork and join, so it shows at once when the host runs the two
+CPUs in a worse arrangement (see benchmarks/README.md, "Two machine states"): on the EPYC VM the suite was
+written on, with OpenBLAS's own threads handing each other packed panels, it read ~106 in one state and ~60 in
+the other, while one thread read 99 in both; on a Xeon VM with fastmlp's split it reads ~180. run.py's
 ``--wait-fast`` runs it before every worker.
 
     python benchmarks/probe.py [--threads N]
