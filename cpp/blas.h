@@ -36,11 +36,15 @@ inline void blas_gemm(Trans ta, Trans tb, int m, int n, int k, double alpha, con
                          ldc);
 }
 
+// How gemm's threads share C (see gemm.cpp): by default each takes a block of C's columns when op(B) is the larger
+// operand and a block of its rows otherwise; `rows` always splits the rows.
+enum class Split { larger_operand, rows };
+
 // The same product on get_num_threads() threads: see gemm.cpp.
 void gemm(Trans ta, Trans tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b, int ldb,
-          float beta, float* c, int ldc);
+          float beta, float* c, int ldc, Split split = Split::larger_operand);
 void gemm(Trans ta, Trans tb, int m, int n, int k, double alpha, const double* a, int lda, const double* b, int ldb,
-          double beta, double* c, int ldc);
+          double beta, double* c, int ldc, Split split = Split::larger_operand);
 
 // Called once at import: keeps the vendored OpenBLAS at one thread (gemm.cpp threads the products), or routes a
 // system OpenBLAS's parallel jobs through the OpenMP pool.

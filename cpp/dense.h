@@ -38,10 +38,13 @@ void dense_backward(T* dx, T* dw, T* db, const T* dz, const T* x, const T* w, in
             gemm(Trans::no, Trans::no, n, n_in, n_out, T(1), dz, n_out, w, n_in, T(0), dx, n_in);
     }
     const T beta = accumulate_dw ? T(1) : T(0);
+    // The forward product (n, n_out) split W's rows between the threads if n_out >= n (see gemm.cpp): split dW's
+    // rows the same way, so each thread updates the rows of W it has just multiplied, still in its core's cache.
+    const Split rows_as_forward = n_out >= n ? Split::rows : Split::larger_operand;
     if (w_transposed)
         gemm(Trans::yes, Trans::no, n_in, n_out, n, scale, x, n_in, dz, n_out, beta, dw, n_out);
     else
-        gemm(Trans::yes, Trans::no, n_out, n_in, n, scale, dz, n_out, x, n_in, beta, dw, n_in);
+        gemm(Trans::yes, Trans::no, n_out, n_in, n, scale, dz, n_out, x, n_in, beta, dw, n_in, rows_as_forward);
     if (!dz_sums) return column_sums(db, dz, n, n_out, accumulate_db, scale);  // db = Σ_t dz_t
     for (int j = 0; j < n_out; ++j) db[j] = (accumulate_db ? db[j] : T(0)) + scale * dz_sums[j];
 }

@@ -15,6 +15,7 @@ SHAPES = [
     (37, 1001, 45),    # few rows: splits columns
     (1003, 33, 45),    # few columns: splits rows
     (700, 900, 20),    # dZ·W with k = 20 (a 10-class output layer's size)
+    (64, 500, 301),    # n_out >= samples: dW splits its rows as the forward product split W's (Split::rows)
 ]
 TOL = {np.float32: dict(rtol=2e-4, atol=2e-4), np.float64: dict(rtol=1e-10, atol=1e-10)}
 
