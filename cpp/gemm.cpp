@@ -2,12 +2,12 @@
 // single-threaded BLAS call on its block (FASTMLP_SPLIT_GEMM, the vendored OpenBLAS; a system BLAS threads itself).
 // Why not OpenBLAS's own threads (which fastmlp used to run on the same pool through OpenBLAS's threads callback):
 // OpenBLAS splits a product too, but its threads share packed panels and wait on each other's flags inside every
-// call, which dominates small products. Measured on 2 cores (Xeon, AVX-512), samples/s of one SGD epoch: 784-64-10 at
-// batch 32, 370,000 -> 520,000; 784-256-10 at batch 128 and 784-1024-10 at batch 256 unchanged; the sparse
-// autoencoder's full-batch gradient 70 -> 68 ms. Splitting the larger of op(A) and op(B) means each thread packs
-// only its part of it. When the forward product C = X·Wᵀ splits W's rows, the weight gradient δᵀ·X (or the fused
-// update W −= lr·δᵀ·X) asks for Split::rows (dense.h): each thread then updates the rows of W it multiplied, which
-// are still in its core's cache (784-64-10 at batch 32: another +15% samples/s, 784-256-10 at batch 128: +10%).
+// call, which dominates small products. Measured on 2 cores (Xeon, AVX-512), samples/s of one SGD epoch:
+// 784-64-10 at batch 32, 370,000 -> 520,000; 784-256-10 at batch 128 and 784-1024-10 at batch 256 unchanged; the
+// sparse autoencoder's full-batch gradient 70 -> 68 ms. Splitting the larger of op(A) and op(B) means each thread
+// packs only its part of it. When the forward product C = X·Wᵀ splits W's rows, the weight gradient δᵀ·X (or the
+// fused update W −= lr·δᵀ·X) asks for Split::rows (dense.h): each thread then updates the rows of W it multiplied,
+// still in its core's cache (784-64-10 at batch 32: another +15% samples/s; 784-256-10 at batch 128: +5%).
 #include "blas.h"
 #include "float_mode.h"
 #include "parallel.h"

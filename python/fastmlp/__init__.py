@@ -11,8 +11,9 @@ import numpy as np
 
 def _load_core():
     """Imports the native core. Its vendored OpenBLAS runs single-threaded (fastmlp splits each product across its
-    OpenMP pool), so the server thread OpenBLAS starts as it loads never gets work, yet it spins for its thread timeout before it
-    sleeps: about 0.1 s of a core right after import (measured on 2 cores), taken from the first training steps.
+    OpenMP pool), so the server thread OpenBLAS starts as it loads never gets work, yet it spins for its thread
+    timeout before it sleeps: about 0.1 s of a core right after import (measured on 2 cores), taken from the first
+    training steps.
     OpenBLAS reads OPENBLAS_THREAD_TIMEOUT once, as it loads: it is set (to the shortest, 2^4 cycles) for that
     load only, unless the environment already chose one. NumPy's own OpenBLAS, loaded before, is untouched."""
     import os
