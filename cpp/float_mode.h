@@ -16,6 +16,23 @@ void write_float_mode(unsigned mode);
 // The mode with subnormal inputs and results treated as zero.
 unsigned flushing_float_mode(unsigned mode);
 
+// RAII: a worker thread runs in its caller's mode (read on the calling thread) while it lives, then goes back to its
+// own: how the BLAS jobs and the blocks of a split product keep the caller's flush bits on every thread.
+class InCallerFloatMode {
+   public:
+    explicit InCallerFloatMode(unsigned caller_mode) : own_(read_float_mode()), caller_(caller_mode) {
+        if (own_ != caller_) write_float_mode(caller_);
+    }
+    ~InCallerFloatMode() {
+        if (own_ != caller_) write_float_mode(own_);
+    }
+    InCallerFloatMode(const InCallerFloatMode&) = delete;
+    InCallerFloatMode& operator=(const InCallerFloatMode&) = delete;
+
+   private:
+    unsigned own_, caller_;
+};
+
 // RAII: the calling thread flushes subnormals while it lives; with also_threads, so do the threads of the
 // OpenMP team that its parallel loops use (a fork/join each way, worth it only when the loops fork at all).
 class FlushSubnormals {

@@ -38,8 +38,7 @@ void split_gemm(Trans ta, Trans tb, int m, int n, int k, T alpha, const T* a, in
     const unsigned caller_mode = read_float_mode();
 #pragma omp parallel num_threads(threads)
     {
-        const unsigned own_mode = read_float_mode();
-        if (own_mode != caller_mode) write_float_mode(caller_mode);
+        InCallerFloatMode mode(caller_mode);
         int first, last;
         thread_share(blocks, first, last);
         const int begin = first * kBlockAlign, end = last * kBlockAlign < extent ? last * kBlockAlign : extent;
@@ -51,7 +50,6 @@ void split_gemm(Trans ta, Trans tb, int m, int n, int k, T alpha, const T* a, in
             blas_gemm(ta, tb, end - begin, n, k, alpha, a_block, lda, b, ldb, beta, c + std::ptrdiff_t(begin) * ldc,
                       ldc);
         }
-        if (own_mode != caller_mode) write_float_mode(own_mode);
     }
 }
 

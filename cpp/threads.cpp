@@ -47,10 +47,8 @@ extern "C" void run_blas_jobs_on_openmp(int /*sync*/, openblas_dojob_callback do
                                         std::size_t job_size, void* jobs, int dojob_data) {
     const unsigned caller_mode = read_float_mode();
     auto run = [&](int j) {
-        const unsigned own_mode = read_float_mode();
-        if (own_mode != caller_mode) write_float_mode(caller_mode);
+        InCallerFloatMode mode(caller_mode);
         dojob(j, static_cast<char*>(jobs) + std::size_t(j) * job_size, dojob_data);
-        if (own_mode != caller_mode) write_float_mode(own_mode);
     };
     if (numjobs == 1) return run(0);
 #pragma omp parallel num_threads(numjobs)
