@@ -86,7 +86,7 @@ class Network {
    private:
     T* weight(int l) { return params_.data() + layout_.weight_offset[layout_.weight_block[l]]; }
     T* bias(int l) { return params_.data() + layout_.bias_offset[l]; }
-    T* act(int l) { return work_.data() + act_offset_[l]; }  // layer l's output, capacity_ rows
+    T* act(int l) { return work_.data() + act_offset_[l]; }  // layer l's output, from row 0 of the batch
     Activation activation_of(int l) const { return l == layout_.n_layers - 1 ? config_.output : config_.hidden; }
     bool sparse() const { return config_.sparsity_weight > 0; }
     // Scratch for the per-thread partial column sums of the element-wise passes (one row per thread, a line apart).
@@ -96,22 +96,46 @@ class Network {
     // Whether element-wise loops over `rows` rows of the widest layer run on the OpenMP team.
     bool loops_fork(int rows) const { return std::ptrdiff_t(rows) * layout_.max_width() > kParallelMinElements; }
 
-    void ensure_capacity(int rows);
+    // Workspace for a batch of `rows` rows whose hidden layers' activations hold `hidden_rows` rows (at least
+    // `rows`), plus, with chunk_rows > 0, each thread's buffers for chunks of that many rows (Rows below).
+    void ensure_capacity(int rows, int hidden_rows = 0, int chunk_rows = 0);
+
+    // Where a pass over rows [first, first + n) of the batch reads and writes, besides the hidden layers'
+    // activations act(l) + first·sizes[l+1]: the whole batch's buffers (whole_batch) or one thread's buffers for
+    // a chunk of its rows (thread_chunk, for the loss and gradient of a large batch; see full_batch.cpp).
+    struct Rows {
+        int first = 0, n = 0;
+        T* output = nullptr;      // the output layer's activations (or logits, or bare product) of these rows
+        T* deltas[2] = {};        // two δ buffers of n × max_width
+        T* delta_sums = nullptr;  // Σ_t δ(L)_t, the output bias gradient
+        T* unit_grad = nullptr;   // the sparsity penalty's per-unit gradient
+        T* targets = nullptr;     // where dense_targets gathers the rows' targets
+        ThreadSums<T> sums;       // scratch for the per-thread partial column sums
+        T* grads = nullptr;       // where backward puts ∂E/∂θ: grads(), or the thread's own buffer
+    };
+    Rows whole_batch(int n);
+    Rows thread_chunk(int id, int first, int n);
+
     // What the output layer leaves for its loss kernel: Ŷ itself, the logits Z (the cross-entropy kernels apply
     // softmax/sigmoid themselves, for a stable log) or the bare product X·Wᵀ (the fused squared error adds the
     // bias and applies the activation in its own pass).
     enum class OutputForm { activations, logits, product };
     OutputForm output_form(bool with_error) const;
+    // Layers from..upto of the rows, x being the rows' inputs; the output layer's in the given form.
     // with_means: each hidden layer's forward pass also sums its activations for the sparsity penalty.
-    void forward_layers(const T* x, int n, int upto, OutputForm form, bool with_means = false);
-    T* output_delta();  // where output_loss leaves δ(L): in place of the output layer's activations where it can
-    // The batch's loss; with_error also leaves the output error δ(L) = ∂E/∂Z(L) and its column sums in the
-    // workspace for backward (the squared error computes its loss in that same pass).
-    T output_loss(const T* y, int n, bool with_error);
-    // From δ(L) left by output_loss: fills grads(); with sgd_step > 0 it instead applies W ← W − sgd_step·∂E/∂W
-    // layer by layer inside the weight-gradient GEMMs (plain SGD without weight decay needs no gradient buffer).
-    void backward(const T* x, int n, T sgd_step = T(0));
-    const T* dense_targets(Targets<T> y, const std::int64_t* rows, std::ptrdiff_t first, int n);
+    void forward_layers(const Rows& rows, const T* x, int from, int upto, OutputForm form, bool with_means = false);
+    T* output_delta(const Rows& rows);  // where output_loss leaves δ(L): in place of Ŷ where it can
+    // The rows' data loss (mean over rows.n); with_error also leaves the output error δ(L) = ∂E/∂Z(L) and its
+    // column sums for backward (the squared error computes its loss in that same pass).
+    T output_loss(const Rows& rows, const T* y, bool with_error);
+    // loss + the sparsity and weight-decay terms (the sparsity sums of a batch of n rows become its means).
+    T add_penalties(T loss, int n);
+    // From δ(L) left by output_loss: target (+)= scale·∂E/∂θ of the rows' mean loss, layer by layer inside the
+    // weight-gradient GEMMs (accumulate: add into target). With target = params() and scale = −ρ that is the SGD
+    // step itself (plain SGD needs no gradient buffer). Weight decay is not included (add_weight_decay_gradient).
+    void backward(const Rows& rows, const T* x, T* target, T scale, bool accumulate);
+    void add_weight_decay_gradient();
+    const T* dense_targets(Targets<T> y, const std::int64_t* rows, std::ptrdiff_t first, int n, T* out);
     void optimizer_step(const TrainOptions& o);
 
     NetworkConfig config_;
@@ -124,13 +148,14 @@ class Network {
 
     // Workspace: one buffer, laid out per capacity_ rows by ensure_capacity.
     AlignedVector<T> work_;  // every part starts on a cache line
-    int capacity_ = 0;
+    int capacity_ = 0, hidden_capacity_ = 0, chunk_capacity_ = 0;  // rows of the batch, hidden layers, chunks
     std::vector<std::ptrdiff_t> act_offset_;  // per layer
     std::ptrdiff_t delta_offset_[2] = {0, 0}, batch_x_offset_ = 0, batch_y_offset_ = 0;
     std::ptrdiff_t mean_act_offset_ = 0, unit_grad_offset_ = 0;  // per hidden layer: max_width each
     std::ptrdiff_t delta_sums_offset_ = 0;                        // Σ_t δ(L)_t, the output bias gradient
     std::ptrdiff_t thread_sums_offset_ = 0;                       // its per-thread partial sums
     int thread_capacity_ = 0;                                     // threads the workspace has partial sums for
+    std::ptrdiff_t chunk_offset_ = 0, chunk_stride_ = 0;          // thread id's chunk buffers: offset + id·stride
 
     std::atomic<bool> busy_{false};
 };

@@ -98,6 +98,7 @@ T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o
     // parameters in its GEMMs (grads() then keeps whatever loss_and_grad last wrote).
     const bool fused_sgd = o.optimizer == Optimizer::sgd && config_.weight_decay == 0 && !reduce_gradients;
     T* batch_x = work_.data() + batch_x_offset_;
+    const int L = layout_.n_layers;
     double total = 0;
     for (std::ptrdiff_t first = 0, b = 0; first < n; first += batch, ++b) {
         const int m = int(std::min<std::ptrdiff_t>(batch, n - first));
@@ -108,15 +109,16 @@ T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o
                 std::memcpy(batch_x + std::ptrdiff_t(t) * d, x + rows[first + t] * d, sizeof(T) * d);
             xb = batch_x;
         }
+        const Rows batch_rows = whole_batch(m);
         const T* yb;
         try {
-            yb = dense_targets(y, rows, first, m);
+            yb = dense_targets(y, rows, first, m, batch_rows.targets);
         } catch (...) {
             undo_epoch();
             throw;
         }
-        forward_layers(xb, m, layout_.n_layers - 1, output_form(true), sparse());
-        const T loss = output_loss(yb, m, true);
+        forward_layers(batch_rows, xb, 0, L - 1, output_form(true), sparse());
+        const T loss = add_penalties(output_loss(batch_rows, yb, true), m);
         if (!std::isfinite(loss)) {
             undo_epoch();
             throw DivergenceError("the training loss became " + std::string(std::isnan(loss) ? "nan" : "inf") +
@@ -126,9 +128,11 @@ T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o
         }
         total += double(loss) * m;
         if (fused_sgd) {
-            backward(xb, m, T(o.learning_rate));  // the update happens inside backward's GEMMs
+            // The update happens inside backward's GEMMs: W ← W − ρ·∂E/∂W.
+            backward(batch_rows, xb, params_.data(), -T(o.learning_rate), true);
         } else {
-            backward(xb, m);
+            backward(batch_rows, xb, grads_.data(), T(1), false);
+            add_weight_decay_gradient();
             if (reduce_gradients) {
                 try {
                     reduce_gradients(grads_.data(), layout_.size);

@@ -1,5 +1,6 @@
 """The training step allocates nothing: malloc/calloc/realloc calls are counted by an LD_PRELOAD shim in a
-subprocess, and an epoch of 1,000 mini-batches must make no more calls than an epoch of 10."""
+subprocess, and an epoch of 1,000 mini-batches must make no more calls than an epoch of 10; 1,000 calls of
+loss_and_grad on a batch it runs in chunks no more calls than 1,000 on a batch it runs whole."""
 import os
 import shutil
 import subprocess
@@ -42,12 +43,25 @@ SCRIPT = textwrap.dedent("""
                 net.train_epoch(X, Y, 8, optimizer=optimizer)
                 calls[batches] = count() - before
             results[f"{name}/{optimizer}"] = calls
+        # loss_and_grad of a batch large enough to run in per-thread chunks (cpp/full_batch.cpp) against one
+        # small enough to run whole: the same calls at the Python boundary, and nothing more inside
+        net = fastmlp.Network(**config, seed=0)
+        calls = {}
+        for rows in (100, 3000):
+            X = rng.uniform(size=(rows, 64)).astype(np.float32)
+            Y = targets(len(X)) if targets else X
+            net._net.loss_and_grad(X, Y, True)  # warms up the workspace
+            before = count()
+            for _ in range(1000):
+                net._net.loss_and_grad(X, Y, True)
+            calls["whole" if rows == 100 else "chunks"] = count() - before
+        results[f"{name}/loss_and_grad"] = calls
     json.dump(results, sys.stdout)
 """)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the malloc shim uses glibc's __libc_malloc")
-def test_train_epoch_allocates_nothing_per_mini_batch(tmp_path):
+def test_train_epoch_and_loss_and_grad_allocate_nothing_per_step(tmp_path):
     compiler = shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
         pytest.skip("no C compiler to build the malloc-counting shim")
@@ -59,5 +73,9 @@ def test_train_epoch_allocates_nothing_per_mini_batch(tmp_path):
     import json
     for case, calls in json.loads(out.stdout).items():
         # the Python boundary (argument checks, the result) allocates a fixed handful per call; the epoch
-        # loop itself must add nothing, so 1,000 mini-batches cost no more calls than 10
-        assert calls["1000"] <= calls["10"] + 5, (case, calls)
+        # loop itself must add nothing, so 1,000 mini-batches cost no more calls than 10, and 1,000 chunked
+        # loss_and_grad calls no more than 1,000 whole-batch ones
+        if case.endswith("loss_and_grad"):
+            assert calls["chunks"] <= calls["whole"] + 5, (case, calls)
+        else:
+            assert calls["1000"] <= calls["10"] + 5, (case, calls)

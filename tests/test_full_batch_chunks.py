@@ -1,0 +1,104 @@
+"""loss_and_grad of a large batch runs its output layer and backward pass in per-thread chunks of rows
+(cpp/full_batch.cpp): the same loss and gradient as the NumPy reference and as central finite differences, on 1, 2
+and 3 threads, with labels, every loss, sparsity, weight decay and tied weights; errors from inside the threads
+reach the caller; repeated calls are bit-identical; the workspace stays far below the batch's size."""
+import numpy as np
+import pytest
+
+import fastmlp
+from fastmlp import reference as ref
+from test_gradients import NETS, assert_grad_close, data, numeric_grad
+from test_network import CONFIGS, targets
+
+CHUNK_ROWS = 256  # kChunkRows in cpp/full_batch.cpp: a batch runs in chunks from 2·CHUNK_ROWS·threads rows
+
+
+@pytest.fixture
+def threads():
+    before = fastmlp.get_num_threads()
+    yield fastmlp.set_num_threads
+    fastmlp.set_num_threads(before)
+
+
+def chunked(n, n_threads):
+    return n >= 2 * CHUNK_ROWS * n_threads
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("config", CONFIGS)
+@pytest.mark.parametrize("n_threads,n", [(1, 700), (2, 1100), (3, 2600), (3, 1100)])
+def test_loss_and_grad_match_reference(threads, dtype, config, n_threads, n):
+    threads(n_threads)
+    rng = np.random.default_rng(0)
+    net, twin = fastmlp.Network(**config, dtype=dtype, seed=3), ref.Network(**config, dtype="float64", seed=3)
+    X = rng.uniform(0, 1, (n, net.layer_sizes[0])).astype(dtype)
+    Y = targets(rng, net, n)
+    twin.set_flat(net.get_flat().astype(np.float64))
+    loss, gw, gb = net.loss_and_grad(X, Y)
+    want_loss, want_grad = twin.loss_and_grad(X.astype(np.float64), Y)
+    tol = dict(rtol=1e-10, atol=1e-12) if dtype == "float64" else dict(rtol=2e-5, atol=2e-6)
+    np.testing.assert_allclose(loss, want_loss, **tol)
+    np.testing.assert_allclose(np.concatenate([g.ravel() for g in gw + gb]), want_grad, **tol)
+    np.testing.assert_allclose(net.loss(X, Y), want_loss, **tol)  # the loss alone takes the same path
+
+
+# Without relu hidden units: over 1,100 samples some pre-activation always lies within the finite-difference step
+# of relu's kink (the relu nets' chunked gradients match the reference above).
+@pytest.mark.parametrize("sizes,hidden,output,loss,extra", [net for net in NETS if net[1] != "relu"])
+def test_chunked_gradient_matches_finite_differences(threads, sizes, hidden, output, loss, extra):
+    threads(2)
+    rng = np.random.default_rng(0)
+    net = fastmlp.Network(sizes, hidden_activation=hidden, output=output, loss=loss, dtype="float64", seed=1, **extra)
+    theta = net.get_flat() + rng.normal(0, 0.1, net.get_flat().shape)
+    X, Y = data(rng, 1100, sizes, output, loss or net.loss_name)
+    assert chunked(len(X), 2)
+    _, analytic = net.loss_and_grad_flat(theta, X, Y)
+
+    def f(t):
+        net.set_flat(t)
+        return net.loss(X, Y)
+
+    assert_grad_close(analytic, numeric_grad(f, theta.copy()))
+
+
+def test_chunks_and_whole_batch_agree_and_repeat_bit_for_bit(threads):
+    config = dict(layer_sizes=(30, 12, 30), output="sigmoid", loss="squared_error", sparsity_target=0.1,
+                  sparsity_weight=3.0, weight_decay=1e-3)
+    rng = np.random.default_rng(1)
+    X = rng.uniform(0, 1, (1200, 30)).astype(np.float32)
+    results = {}
+    for n_threads in (1, 2, 3):  # 1 and 2: chunks; 3: the whole batch (1200 < 2·256·3)
+        threads(n_threads)
+        net = fastmlp.Network(**config, seed=4)
+        first = net.loss_and_grad_flat(net.get_flat(), X, X)
+        again = net.loss_and_grad_flat(net.get_flat(), X, X)
+        assert first[0] == again[0]
+        np.testing.assert_array_equal(first[1], again[1])
+        results[n_threads] = first
+    for n_threads in (1, 2):
+        np.testing.assert_allclose(results[n_threads][0], results[3][0], rtol=1e-5)
+        np.testing.assert_allclose(results[n_threads][1], results[3][1], rtol=1e-4, atol=1e-6)
+
+
+def test_a_bad_label_inside_a_thread_reaches_the_caller(threads):
+    threads(2)
+    net = fastmlp.Network((8, 5, 3), seed=0)
+    X = np.random.default_rng(2).uniform(0, 1, (1500, 8)).astype(np.float32)
+    y = np.arange(1500) % 3
+    good = net.loss_and_grad(X, y)
+    bad = y.astype(np.int32)
+    bad[1400] = 3  # in the second thread's rows
+    with pytest.raises(ValueError, match="label 3 of sample 1400 is outside"):
+        net._net.loss_and_grad(X, bad, True)
+    again = net.loss_and_grad(X, y)  # the network is still usable and unchanged
+    assert again[0] == good[0]
+
+
+def test_the_workspace_holds_chunks_not_the_batch(threads):
+    threads(2)
+    net = fastmlp.Network((784, 196, 784), output="sigmoid", loss="squared_error", sparsity_target=0.1,
+                          sparsity_weight=3.0, seed=0)
+    X = np.random.default_rng(3).uniform(0, 1, (4000, 784)).astype(np.float32)
+    net.loss_and_grad(X, X)
+    whole_batch_output = 4000 * 784 * 4  # one copy of the output layer over the batch: 12.5 MB
+    assert net._net.workspace_bytes < whole_batch_output
