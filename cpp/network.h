@@ -115,6 +115,13 @@ class Network {
     };
     Rows whole_batch(int n);
     Rows thread_chunk(int id, int first, int n);
+    // Whether a batch of n rows runs in chunks (each thread gets at least two), and the workspace for whole
+    // batches of whole_rows rows and chunked ones of chunked_rows.
+    bool runs_in_chunks(int n) const;
+    void ensure_chunk_capacity(int whole_rows, int chunked_rows);
+    // The loss of rows [first, first + n) of x and y (and with want_grad its gradient in grads(), weight decay
+    // included) in chunks of rows, on the workspace of ensure_chunk_capacity.
+    T chunked_loss_and_grad(const T* x, Targets<T> y, std::ptrdiff_t first, int n, bool want_grad);
 
     // What the output layer leaves for its loss kernel: Ŷ itself, the logits Z (the cross-entropy kernels apply
     // softmax/sigmoid themselves, for a stable log) or the bare product X·Wᵀ (the fused squared error adds the

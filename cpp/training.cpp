@@ -71,7 +71,14 @@ T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o
     if (y.labels && config_.output != Activation::softmax)
         throw std::invalid_argument("integer labels need a softmax output");
     const int batch = std::min(o.batch_size, n), d = layout_.sizes[0];
-    ensure_capacity(batch);
+    // Large batches run in chunks of rows (full_batch.cpp) when they need no gather: a whole epoch in one batch
+    // (full-batch gradient descent, whose gradient does not depend on the order) or batches taken in order.
+    const bool chunked_batches = runs_in_chunks(batch) && (!o.shuffle || batch == n);
+    const int last = n % batch;  // the last, smaller batch, if any, may have to run whole
+    if (chunked_batches)
+        ensure_chunk_capacity(last > 0 && !runs_in_chunks(last) ? last : 0, batch);
+    else
+        ensure_capacity(batch);
     FlushSubnormals flush(loops_fork(batch));
     if (o.optimizer == Optimizer::momentum && velocity_.empty()) velocity_.assign(params_.size(), T(0));
     if (o.optimizer == Optimizer::adam && adam_m_.empty()) {
@@ -95,7 +102,8 @@ T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o
         rows = order_.data();
     }
     // Plain SGD without weight decay or gradient averaging needs no gradient buffer: backward updates the
-    // parameters in its GEMMs (grads() then keeps whatever loss_and_grad last wrote).
+    // parameters in its GEMMs (grads() then keeps whatever loss_and_grad last wrote). Not in chunks: the threads'
+    // gradients are added up before the update.
     const bool fused_sgd = o.optimizer == Optimizer::sgd && config_.weight_decay == 0 && !reduce_gradients;
     T* batch_x = work_.data() + batch_x_offset_;
     const int L = layout_.n_layers;
@@ -103,22 +111,27 @@ T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o
     for (std::ptrdiff_t first = 0, b = 0; first < n; first += batch, ++b) {
         const int m = int(std::min<std::ptrdiff_t>(batch, n - first));
         const T* xb = x + first * d;
-        if (rows) {
+        const bool chunked = chunked_batches && runs_in_chunks(m);
+        if (rows && !chunked) {
 #pragma omp parallel for schedule(static) num_threads(omp_threads()) if (std::ptrdiff_t(m) * d > kParallelMinElements)
             for (int t = 0; t < m; ++t)
                 std::memcpy(batch_x + std::ptrdiff_t(t) * d, x + rows[first + t] * d, sizeof(T) * d);
             xb = batch_x;
         }
         const Rows batch_rows = whole_batch(m);
-        const T* yb;
+        T loss;
         try {
-            yb = dense_targets(y, rows, first, m, batch_rows.targets);
+            if (chunked) {
+                loss = chunked_loss_and_grad(x, y, first, m, true);
+            } else {
+                const T* yb = dense_targets(y, rows, first, m, batch_rows.targets);
+                forward_layers(batch_rows, xb, 0, L - 1, output_form(true), sparse());
+                loss = add_penalties(output_loss(batch_rows, yb, true), m);
+            }
         } catch (...) {
             undo_epoch();
             throw;
         }
-        forward_layers(batch_rows, xb, 0, L - 1, output_form(true), sparse());
-        const T loss = add_penalties(output_loss(batch_rows, yb, true), m);
         if (!std::isfinite(loss)) {
             undo_epoch();
             throw DivergenceError("the training loss became " + std::string(std::isnan(loss) ? "nan" : "inf") +
@@ -127,12 +140,14 @@ T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o
                                   "restored to the start of the epoch; try a smaller learning_rate");
         }
         total += double(loss) * m;
-        if (fused_sgd) {
+        if (fused_sgd && !chunked) {
             // The update happens inside backward's GEMMs: W ← W − ρ·∂E/∂W.
             backward(batch_rows, xb, params_.data(), -T(o.learning_rate), true);
         } else {
-            backward(batch_rows, xb, grads_.data(), T(1), false);
-            add_weight_decay_gradient();
+            if (!chunked) {  // chunked_loss_and_grad left the gradient already
+                backward(batch_rows, xb, grads_.data(), T(1), false);
+                add_weight_decay_gradient();
+            }
             if (reduce_gradients) {
                 try {
                     reduce_gradients(grads_.data(), layout_.size);

@@ -8,7 +8,7 @@ import pytest
 import fastmlp
 from fastmlp import reference as ref
 from test_gradients import NETS, assert_grad_close, data, numeric_grad
-from test_network import CONFIGS, targets
+from test_network import CONFIGS, TIED_SPARSE, targets
 
 CHUNK_ROWS = 256  # kChunkRows in cpp/full_batch.cpp: a batch runs in chunks from 2·CHUNK_ROWS·threads rows
 
@@ -102,3 +102,48 @@ def test_the_workspace_holds_chunks_not_the_batch(threads):
     net.loss_and_grad(X, X)
     whole_batch_output = 4000 * 784 * 4  # one copy of the output layer over the batch: 12.5 MB
     assert net._net.workspace_bytes < whole_batch_output
+
+
+# train_epoch runs a batch in chunks when it needs no gather: the whole epoch in one batch (full-batch gradient
+# descent, shuffled or not) or unshuffled batches; a last batch too small for chunks runs whole
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("optimizer,kwargs", [("sgd", {}), ("momentum", dict(nesterov=True)),
+                                              ("adam", dict(learning_rate=0.01))])
+@pytest.mark.parametrize("config", [CONFIGS[2], CONFIGS[6], TIED_SPARSE, CONFIGS[4]])
+@pytest.mark.parametrize("n_threads,n,batch,shuffle", [(2, 1100, 1100, True), (2, 1100, 1100, False),
+                                                       (1, 1300, 600, False)])
+def test_train_epoch_in_chunks_matches_reference(threads, dtype, optimizer, kwargs, config, n_threads, n, batch,
+                                                 shuffle):
+    threads(n_threads)
+    assert chunked(batch, n_threads)
+    rng = np.random.default_rng(1)
+    net, twin = fastmlp.Network(**config, dtype=dtype, seed=5), ref.Network(**config, dtype="float64", seed=5)
+    X = rng.uniform(0, 1, (n, net.layer_sizes[0])).astype(dtype)
+    Y = targets(rng, net, n)
+    for _ in range(3):  # optimizer state and the shuffle state carry over between calls
+        got = net.train_epoch(X, Y, batch, optimizer=optimizer, shuffle=shuffle, **kwargs)
+        want = twin.train_epoch(X.astype(np.float64), Y, batch, optimizer=optimizer, shuffle=shuffle, **kwargs)
+        tol = dict(rtol=1e-9, atol=1e-11) if dtype == "float64" else dict(rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(got, want, **tol)
+        np.testing.assert_allclose(net.get_flat(), twin.get_flat(), **tol)
+
+
+def test_a_bad_label_in_a_chunked_epoch_undoes_it(threads):
+    threads(2)
+    net = fastmlp.Network((8, 5, 3), seed=0)
+    X = np.random.default_rng(2).uniform(0, 1, (1500, 8)).astype(np.float32)
+    bad = (np.arange(1500) % 3).astype(np.int32)
+    bad[1400] = 3
+    before = net.get_flat()
+    with pytest.raises(ValueError, match="label 3 of sample 1400 is outside"):
+        net._net.train_epoch(X, bad, 1500, "sgd", 0.1, 0.9, False, 0.9, 0.999, 1e-8, False, None)
+    np.testing.assert_array_equal(net.get_flat(), before)
+
+
+def test_full_batch_gradient_descent_holds_chunks_not_the_batch(threads):
+    threads(2)
+    net = fastmlp.Network((784, 256, 10), seed=0)
+    X = np.random.default_rng(3).uniform(0, 1, (4000, 784)).astype(np.float32)
+    net.train_epoch(X, np.arange(4000) % 10, 4000, learning_rate=0.1)
+    whole_batch_deltas = 2 * 4000 * 784 * 4  # the two δ buffers a whole batch would need: 25 MB
+    assert net._net.workspace_bytes < whole_batch_deltas
