@@ -77,27 +77,31 @@ inline float sigmoid(float z) {
 // out_sums (m) = Σ_t out_t from the same pass (thread_sums as in ThreadSums). value(r, j) reads element r + j of
 // its inputs: one lambda type per caller and activation, so that each loop is compiled (and vectorised) once.
 template <bool kSums, typename T, typename V>
-FASTMLP_SIMD_CLONES void map_rows_pass(T* out, T* out_sums, ThreadSums<T> thread_sums, int n, int m, V value) {
-    int team = 1;
-    const int threads = kSums ? thread_sums.threads() : omp_threads();
-#pragma omp parallel num_threads(threads) if (std::ptrdiff_t(n) * m > kParallelMinElements)
-    {
-        int begin, end;
-        thread_share(n, begin, end);
-        const int id = thread_id_noting_team(team);
-        T* sums = kSums ? thread_sums.row(id) : nullptr;
-        if constexpr (kSums)
-            for (int j = 0; j < m; ++j) sums[j] = T(0);
-        for (int t = begin; t < end; ++t) {
-            const std::ptrdiff_t r = std::ptrdiff_t(t) * m;
-            for (int j = 0; j < m; ++j) {
-                const T v = value(r, j);
-                out[r + j] = v;
-                if constexpr (kSums) sums[j] += v;
-            }
+FASTMLP_SIMD_CLONES void map_rows_part(T* out, ThreadSums<T> thread_sums, int n, int m, V& value, int id, int team) {
+    int begin, end;
+    team_share(n, id, team, begin, end);
+    T* sums = kSums ? thread_sums.row(id) : nullptr;
+    if constexpr (kSums)
+        for (int j = 0; j < m; ++j) sums[j] = T(0);
+    for (int t = begin; t < end; ++t) {
+        const std::ptrdiff_t r = std::ptrdiff_t(t) * m;
+        for (int j = 0; j < m; ++j) {
+            const T v = value(r, j);
+            out[r + j] = v;
+            if constexpr (kSums) sums[j] += v;
         }
     }
-    if constexpr (kSums) add_thread_sums(out_sums, thread_sums, team, m);
+}
+
+template <bool kSums, typename T, typename V>
+void map_rows_pass(T* out, T* out_sums, ThreadSums<T> thread_sums, int n, int m, V value) {
+    int used = 1;  // the team's size, which OpenMP may make smaller than asked
+    on_team(kSums ? thread_sums.threads() : omp_threads(), std::ptrdiff_t(n) * m > kParallelMinElements,
+            [&](int id, int team) {
+                if (id == 0) used = team;
+                map_rows_part<kSums>(out, thread_sums, n, m, value, id, team);
+            });
+    if constexpr (kSums) add_thread_sums(out_sums, thread_sums, used, m);
 }
 
 // map_rows_pass, summing when out_sums is given (nullable).
@@ -131,6 +135,14 @@ inline T softmax_row_inplace(T* row, int k) {
     T inv = T(1) / sum;
     for (int j = 0; j < k; ++j) row[j] *= inv;
     return std::log(sum);
+}
+
+// Thread id's rows of out (n, m), each softmax-normalised in place.
+template <typename T>
+FASTMLP_SIMD_CLONES void softmax_rows_part(T* out, int n, int m, int id, int team) {
+    int begin, end;
+    team_share(n, id, team, begin, end);
+    for (int t = begin; t < end; ++t) softmax_row_inplace(out + std::ptrdiff_t(t) * m, m);
 }
 
 // The element-wise activations, each a type with value(z) = act(z) and derivative(a) = act'(Z) written in terms of
@@ -181,8 +193,8 @@ void bias_activation_forward(T* out, const T* z, const T* b, int n, int m, Activ
         });
     if (out_sums) throw std::invalid_argument("bias_activation_forward: no sums through a softmax");
     map_biased_rows(out, out_sums, thread_sums, z, b, n, m, [](T v) { return v; });
-#pragma omp parallel for schedule(static) num_threads(omp_threads()) if (std::ptrdiff_t(n) * m > kParallelMinElements)
-    for (int t = 0; t < n; ++t) softmax_row_inplace(out + std::ptrdiff_t(t) * m, m);
+    on_team(omp_threads(), std::ptrdiff_t(n) * m > kParallelMinElements,
+            [&](int id, int team) { softmax_rows_part(out, n, m, id, team); });
 }
 
 // Calls body(deriv) with deriv(a) = act'(Z) written in terms of a = act(Z).

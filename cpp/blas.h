@@ -18,6 +18,14 @@
 
 namespace fastmlp {
 
+// Whether gemm, called from inside an OpenMP team, is one single-threaded BLAS call on the calling thread, so that
+// each thread of a team may run products of its own (full_batch.cpp). A system BLAS threads each call itself.
+#ifdef FASTMLP_SPLIT_GEMM
+constexpr bool kGemmPerThread = true;
+#else
+constexpr bool kGemmPerThread = false;
+#endif
+
 enum class Trans { no, yes };
 
 // One BLAS call on the calling thread: C (m, n) = alpha · op(A) (m, k) · op(B) (k, n) + beta · C, all row-major;

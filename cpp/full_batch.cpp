@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <exception>
 
+#include "blas.h"
 #include "network.h"
 
 namespace fastmlp {
@@ -49,8 +50,8 @@ typename Network<T>::Rows Network<T>::thread_chunk(int id, int first, int n) {
 }
 
 template <typename T>
-bool Network<T>::runs_in_chunks(int n) const {
-    return n >= 2 * kChunkRows * omp_threads();
+bool Network<T>::runs_in_chunks(int n, int threads) const {
+    return n >= 2 * kChunkRows * threads;
 }
 
 template <typename T>
@@ -65,7 +66,7 @@ T Network<T>::loss_and_grad(const T* x, Targets<T> y, int n, bool want_grad) {
     if (!y.dense && !y.labels) throw std::invalid_argument("loss_and_grad: no targets given");
     if (y.labels && config_.output != Activation::softmax)
         throw std::invalid_argument("integer labels need a softmax output");
-    if (runs_in_chunks(n)) {
+    if (runs_in_chunks(n, omp_threads())) {
         ensure_chunk_capacity(0, n);
         FlushSubnormals flush(true);
         return chunked_loss_and_grad(x, y, 0, n, want_grad);
@@ -87,21 +88,25 @@ template <typename T>
 T Network<T>::chunked_loss_and_grad(const T* x, Targets<T> y, std::ptrdiff_t first_row, int n, bool want_grad) {
     const int L = layout_.n_layers;
     x += first_row * layout_.sizes[0];
-    const Rows all = whole_batch(n);  // its hidden layers only
-    forward_layers(all, x, 0, L - 2, OutputForm::activations, sparse());
+    Rows hidden;  // the whole batch's hidden layers: forward_layers reads nothing else of it below the output
+    hidden.n = n;
+    hidden.sums = thread_sums();
+    forward_layers(hidden, x, 0, L - 2, OutputForm::activations, sparse());
     const T penalties = add_penalties(T(0), n);  // also turns the sparsity sums into the means backward reads
 
+    // At most one thread per chunk buffer laid out (set_num_threads may have raised the count since), and one
+    // thread in all with a system BLAS, which threads each product itself.
     constexpr int kMaxThreads = 64;
+    const int threads = kGemmPerThread ? std::min({omp_threads(), thread_capacity_, kMaxThreads}) : 1;
     double data_loss[kMaxThreads] = {};  // Σ over each thread's chunks of (chunk mean loss)·(chunk rows)
-    int team = 1;
-    std::exception_ptr error;
+    std::exception_ptr errors[kMaxThreads];
+    int used = 1;  // the team's size, which OpenMP may make smaller than asked
     const unsigned caller_mode = read_float_mode();
-#pragma omp parallel num_threads(std::min(omp_threads(), kMaxThreads))
-    {
+    on_team(threads, true, [&](int id, int team) {
         InCallerFloatMode mode(caller_mode);
-        const int id = thread_id_noting_team(team);
+        if (id == 0) used = team;
         int begin, end;
-        thread_share(n, begin, end);
+        team_share(n, id, team, begin, end);
         try {
             T* grads = thread_chunk(id, 0, 0).grads;
             if (want_grad) std::fill(grads, grads + layout_.size, T(0));
@@ -115,27 +120,26 @@ T Network<T>::chunked_loss_and_grad(const T* x, Targets<T> y, std::ptrdiff_t fir
                 if (want_grad) backward(chunk, xc, grads, T(chunk.n) / T(n), true);
             }
         } catch (...) {
-#pragma omp critical(fastmlp_chunked_loss_and_grad)
-            if (!error) error = std::current_exception();
+            errors[id] = std::current_exception();
         }
-    }
-    if (error) std::rethrow_exception(error);
+    });
+    for (int id = 0; id < used; ++id)  // the first rows' error, whichever thread met its own first
+        if (errors[id]) std::rethrow_exception(errors[id]);
     double total = 0;
-    for (int id = 0; id < team; ++id) total += data_loss[id];
+    for (int id = 0; id < used; ++id) total += data_loss[id];
     if (want_grad) {
         // grads = Σ_id thread id's buffer, added in thread order (the same sums on every run with this many
         // threads); the threads split the parameters.
-#pragma omp parallel num_threads(team) if (layout_.size > kParallelMinElements)
-        {
+        on_team(used, layout_.size > kParallelMinElements, [&](int id, int team) {
             std::ptrdiff_t begin, end;
-            thread_share(layout_.size, begin, end);
+            team_share(layout_.size, id, team, begin, end);
             const T* first_buffer = thread_chunk(0, 0, 0).grads;
             std::copy(first_buffer + begin, first_buffer + end, grads_.data() + begin);
-            for (int id = 1; id < team; ++id) {
-                const T* buffer = thread_chunk(id, 0, 0).grads;
+            for (int other = 1; other < used; ++other) {
+                const T* buffer = thread_chunk(other, 0, 0).grads;
                 for (std::ptrdiff_t i = begin; i < end; ++i) grads_[i] += buffer[i];
             }
-        }
+        });
         add_weight_decay_gradient();
     }
     return T(total / n) + penalties;
@@ -147,8 +151,8 @@ template float Network<float>::chunked_loss_and_grad(const float*, Targets<float
 template double Network<double>::chunked_loss_and_grad(const double*, Targets<double>, std::ptrdiff_t, int, bool);
 template Network<float>::Rows Network<float>::thread_chunk(int, int, int);
 template Network<double>::Rows Network<double>::thread_chunk(int, int, int);
-template bool Network<float>::runs_in_chunks(int) const;
-template bool Network<double>::runs_in_chunks(int) const;
+template bool Network<float>::runs_in_chunks(int, int) const;
+template bool Network<double>::runs_in_chunks(int, int) const;
 template void Network<float>::ensure_chunk_capacity(int, int);
 template void Network<double>::ensure_chunk_capacity(int, int);
 

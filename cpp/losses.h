@@ -62,38 +62,43 @@ FASTMLP_SIMD_CLONES T squared_error_forward(const T* yhat, const T* y, int n, in
 // Threads take contiguous blocks of rows and sum delta's columns in their own row of thread_sums (ThreadSums).
 // kBias says whether b is given: decided once, outside the loop (a nullable b inside it cost a masked load).
 template <bool kBias, typename T, typename A, typename D>
-FASTMLP_SIMD_CLONES double map_output_error_pass(T* delta, T* delta_sums, ThreadSums<T> thread_sums, const T* z,
-                                                 const T* b, const T* y, int n, int k, A act, D deriv) {
+FASTMLP_SIMD_CLONES double map_output_error_part(T* delta, ThreadSums<T> thread_sums, const T* z, const T* b,
+                                                 const T* y, int n, int k, A& act, D& deriv, int id, int team) {
+    int begin, end;
+    team_share(n, id, team, begin, end);
+    const T inv_n = T(1) / T(n);
+    T* sums = thread_sums.row(id);
+    for (int j = 0; j < k; ++j) sums[j] = T(0);
+    double squares = 0;
+    for (int t = begin; t < end; ++t) {
+        const std::ptrdiff_t r = std::ptrdiff_t(t) * k;
+        T row = 0;
+#pragma omp simd reduction(+ : row)
+        for (int j = 0; j < k; ++j) {
+            const T yhat = act(kBias ? z[r + j] + b[j] : z[r + j]);
+            const T error = yhat - y[r + j];
+            const T d = error * inv_n * deriv(yhat);
+            delta[r + j] = d;
+            sums[j] += d;
+            row += error * error;
+        }
+        squares += double(row);
+    }
+    return squares;
+}
+
+template <bool kBias, typename T, typename A, typename D>
+double map_output_error_pass(T* delta, T* delta_sums, ThreadSums<T> thread_sums, const T* z, const T* b, const T* y,
+                             int n, int k, A act, D deriv) {
     constexpr int kMaxThreads = 64;
     double partial[kMaxThreads] = {};
     const int threads = thread_sums.threads() < kMaxThreads ? thread_sums.threads() : kMaxThreads;
-    int team = 1;
-    const T inv_n = T(1) / T(n);
-#pragma omp parallel num_threads(threads) if (std::ptrdiff_t(n) * k > kParallelMinElements)
-    {
-        int begin, end;
-        thread_share(n, begin, end);
-        const int id = thread_id_noting_team(team);
-        T* sums = thread_sums.row(id);
-        for (int j = 0; j < k; ++j) sums[j] = T(0);
-        double squares = 0;
-        for (int t = begin; t < end; ++t) {
-            const std::ptrdiff_t r = std::ptrdiff_t(t) * k;
-            T row = 0;
-#pragma omp simd reduction(+ : row)
-            for (int j = 0; j < k; ++j) {
-                const T yhat = act(kBias ? z[r + j] + b[j] : z[r + j]);
-                const T error = yhat - y[r + j];
-                const T d = error * inv_n * deriv(yhat);
-                delta[r + j] = d;
-                sums[j] += d;
-                row += error * error;
-            }
-            squares += double(row);
-        }
-        partial[id] = squares;
-    }
-    add_thread_sums(delta_sums, thread_sums, team, k);
+    int used = 1;  // the team's size, which OpenMP may make smaller than asked
+    on_team(threads, std::ptrdiff_t(n) * k > kParallelMinElements, [&](int id, int team) {
+        if (id == 0) used = team;
+        partial[id] = map_output_error_part<kBias>(delta, thread_sums, z, b, y, n, k, act, deriv, id, team);
+    });
+    add_thread_sums(delta_sums, thread_sums, used, k);
     double total = 0;
     for (double p : partial) total += p;
     return total;

@@ -81,6 +81,9 @@ void Network<T>::ensure_capacity(int rows, int hidden_rows, int chunk_rows) {
 
 template <typename T>
 typename Network<T>::Rows Network<T>::whole_batch(int n) {
+    if (n > capacity_)  // a caller's bug (a path chosen after the workspace was sized): fail loudly, not silently
+        throw std::logic_error("fastmlp: workspace for " + std::to_string(capacity_) + " rows used for " +
+                               std::to_string(n));
     Rows r;
     r.n = n;
     r.output = act(layout_.n_layers - 1);

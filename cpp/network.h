@@ -115,9 +115,9 @@ class Network {
     };
     Rows whole_batch(int n);
     Rows thread_chunk(int id, int first, int n);
-    // Whether a batch of n rows runs in chunks (each thread gets at least two), and the workspace for whole
-    // batches of whole_rows rows and chunked ones of chunked_rows.
-    bool runs_in_chunks(int n) const;
+    // Whether a batch of n rows runs in chunks on this many threads (each gets at least two), and the workspace
+    // for whole batches of whole_rows rows and chunked ones of chunked_rows.
+    bool runs_in_chunks(int n, int threads) const;
     void ensure_chunk_capacity(int whole_rows, int chunked_rows);
     // The loss of rows [first, first + n) of x and y (and with want_grad its gradient in grads(), weight decay
     // included) in chunks of rows, on the workspace of ensure_chunk_capacity.

@@ -1,5 +1,6 @@
 // OpenMP helpers for the element-wise loops (never around a BLAS call: OpenBLAS has its own threads).
 #pragma once
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -31,34 +32,74 @@ constexpr std::ptrdiff_t kParallelMinElements = 1 << 14;
 // omp_set_num_threads only changes the calling thread's setting, and Python threads are separate callers).
 int omp_threads();
 
+// Thread id's share [begin, end) of count items in a team of `team` threads.
+template <typename Index>
+inline void team_share(Index count, int id, int team, Index& begin, Index& end) {
+    const Index chunk = (count + team - 1) / team;
+    begin = id * chunk < count ? id * chunk : count;
+    end = begin + chunk < count ? begin + chunk : count;
+}
+
 // The calling thread's share [begin, end) of count items inside an OpenMP team (all of them outside one).
 template <typename Index>
 inline void thread_share(Index count, Index& begin, Index& end) {
 #ifdef _OPENMP
-    const int threads = omp_get_num_threads(), id = omp_get_thread_num();
+    team_share(count, omp_get_thread_num(), omp_get_num_threads(), begin, end);
 #else
-    const int threads = 1, id = 0;
+    team_share(count, 0, 1, begin, end);
 #endif
-    const Index chunk = (count + threads - 1) / threads;
-    begin = id * chunk < count ? id * chunk : count;
-    end = begin + chunk < count ? begin + chunk : count;
+}
+
+// Calls part(id, team) once for each thread id of a team of `threads` OpenMP threads when fork is true and the
+// caller is not inside a team already; else part(0, 1) on the calling thread. So a kernel called from inside a
+// team (a chunk of full_batch.cpp) runs whole on its caller's thread: a nested region would only add a team of
+// one, which libgomp allocates anew on every call. part is a small lambda that calls a FASTMLP_SIMD_CLONES
+// function with (id, team): the loop lives there, compiled for each instruction set (a lambda is not cloned).
+template <typename Part>
+inline void on_team(int threads, bool fork, Part&& part) {
+#ifdef _OPENMP
+    if (fork && threads > 1 && !omp_in_parallel()) {
+#pragma omp parallel num_threads(threads)
+        part(omp_get_thread_num(), omp_get_num_threads());
+        return;
+    }
+#else
+    (void)threads;
+    (void)fork;
+#endif
+    part(0, 1);
+}
+
+// Calls part(begin, end) on each thread's block of [0, count), forking only past kParallelMinElements (on_team).
+template <typename Part>
+inline void on_blocks(std::ptrdiff_t count, Part&& part) {
+    on_team(omp_threads(), count > kParallelMinElements, [&](int id, int team) {
+        std::ptrdiff_t begin, end;
+        team_share(count, id, team, begin, end);
+        part(begin, end);
+    });
+}
+
+// Thread id's part of column_sums: columns team_share(m, id, team).
+template <typename T>
+FASTMLP_SIMD_CLONES void column_sums_part(T* out, const T* in, int n, int m, bool accumulate, T scale, int id,
+                                          int team) {
+    int begin, end;
+    team_share(m, id, team, begin, end);
+    if (!accumulate)
+        for (int j = begin; j < end; ++j) out[j] = T(0);
+    for (int t = 0; t < n; ++t) {
+        const T* row = in + std::ptrdiff_t(t) * m;
+        for (int j = begin; j < end; ++j) out[j] += scale * row[j];
+    }
 }
 
 // out (m) = scale·Σ_t in[t, :] over in (n, m) (+ out when accumulate). Threads split the columns, each summing
 // its own over every row in order, so the result does not depend on the thread count.
 template <typename T>
-FASTMLP_SIMD_CLONES void column_sums(T* out, const T* in, int n, int m, bool accumulate, T scale = T(1)) {
-#pragma omp parallel num_threads(omp_threads()) if (std::ptrdiff_t(n) * m > kParallelMinElements)
-    {
-        int begin, end;
-        thread_share(m, begin, end);
-        if (!accumulate)
-            for (int j = begin; j < end; ++j) out[j] = T(0);
-        for (int t = 0; t < n; ++t) {
-            const T* row = in + std::ptrdiff_t(t) * m;
-            for (int j = begin; j < end; ++j) out[j] += scale * row[j];
-        }
-    }
+void column_sums(T* out, const T* in, int n, int m, bool accumulate, T scale = T(1)) {
+    on_team(omp_threads(), std::ptrdiff_t(n) * m > kParallelMinElements,
+            [&](int id, int team) { column_sums_part(out, in, n, m, accumulate, scale, id, team); });
 }
 
 // Scratch for column sums that ride along a pass over rows: threads take contiguous blocks of rows (two threads
@@ -79,19 +120,6 @@ struct ThreadSums {
     }
 };
 
-// Inside an OpenMP team: the calling thread's number; thread 0 also stores the team's size in team (which
-// OpenMP may make smaller than asked). Outside one: 0, and team stays as it was (1).
-inline int thread_id_noting_team(int& team) {
-#ifdef _OPENMP
-    const int id = omp_get_thread_num();
-    if (id == 0) team = omp_get_num_threads();
-    return id;
-#else
-    (void)team;
-    return 0;
-#endif
-}
-
 // out (k) = Σ_{id < team} sums.row(id)[0..k), in thread order.
 template <typename T>
 void add_thread_sums(T* out, ThreadSums<T> sums, int team, int k) {
@@ -100,46 +128,55 @@ void add_thread_sums(T* out, ThreadSums<T> sums, int team, int k) {
         for (int j = 0; j < k; ++j) out[j] += sums.row(id)[j];
 }
 
+// Σ_i term(i) over thread id's share of 0 <= i < count, in double.
+template <typename F>
+FASTMLP_SIMD_CLONES double partial_sum(std::ptrdiff_t count, F& term, int id, int team) {
+    std::ptrdiff_t begin, end;
+    team_share(count, id, team, begin, end);
+    double sum = 0;
+    for (std::ptrdiff_t i = begin; i < end; ++i) sum += term(i);
+    return sum;
+}
+
 // Σ_i term(i) for 0 <= i < count, in double. Threads sum contiguous blocks and the blocks are added in order,
 // so the result is identical on every run with the same thread count. `elements` is how many values the whole
 // sum reads (a term may cover a row of many): the loop forks only past kParallelMinElements of them.
 template <typename F>
-FASTMLP_SIMD_CLONES double parallel_sum(std::ptrdiff_t count, F term, std::ptrdiff_t elements = -1) {
+double parallel_sum(std::ptrdiff_t count, F term, std::ptrdiff_t elements = -1) {
     constexpr int kMaxThreads = 64;
     double partial[kMaxThreads] = {};
     const int threads = omp_threads() < kMaxThreads ? omp_threads() : kMaxThreads;
-#pragma omp parallel num_threads(threads) if ((elements < 0 ? count : elements) > kParallelMinElements)
-    {
-        std::ptrdiff_t begin, end;
-        thread_share(count, begin, end);
-        double sum = 0;
-        for (std::ptrdiff_t i = begin; i < end; ++i) sum += term(i);
-#ifdef _OPENMP
-        partial[omp_get_thread_num()] = sum;
-#else
-        partial[0] = sum;
-#endif
-    }
+    on_team(threads, (elements < 0 ? count : elements) > kParallelMinElements,
+            [&](int id, int team) { partial[id] = partial_sum(count, term, id, team); });
     double total = 0;
     for (double p : partial) total += p;
     return total;
 }
 
-// Whether none of values[0..count) is NaN or ±inf: one read pass, split across threads, allocating nothing (the
-// input check at the Python boundary; np.isfinite(x).all() would build a boolean array as large as x first).
-// Integer tests on the exponent bits, because a float sum would not vectorise without -ffast-math.
+// Whether none of values[begin..end) is NaN or ±inf. Integer tests on the exponent bits, because a float sum
+// would not vectorise without -ffast-math.
 template <typename T>
-FASTMLP_SIMD_CLONES bool all_finite(const T* values, std::ptrdiff_t count) {
+FASTMLP_SIMD_CLONES bool all_finite_part(const T* values, std::ptrdiff_t begin, std::ptrdiff_t end) {
     using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
     constexpr Bits exponent = sizeof(T) == 4 ? Bits(0x7f800000u) : Bits(0x7ff0000000000000ull);
     unsigned bad = 0;
-#pragma omp parallel for schedule(static) num_threads(omp_threads()) reduction(| : bad) if (count > kParallelMinElements)
-    for (std::ptrdiff_t i = 0; i < count; ++i) {
+    for (std::ptrdiff_t i = begin; i < end; ++i) {
         Bits bits;
         std::memcpy(&bits, values + i, sizeof bits);
         bad |= unsigned((bits & exponent) == exponent);
     }
     return bad == 0;
+}
+
+// Whether none of values[0..count) is NaN or ±inf: one read pass, split across threads, allocating nothing (the
+// input check at the Python boundary; np.isfinite(x).all() would build a boolean array as large as x first).
+template <typename T>
+bool all_finite(const T* values, std::ptrdiff_t count) {
+    std::atomic<bool> finite{true};
+    on_blocks(count, [&](std::ptrdiff_t begin, std::ptrdiff_t end) {
+        if (!all_finite_part(values, begin, end)) finite.store(false, std::memory_order_relaxed);
+    });
+    return finite.load();
 }
 
 }  // namespace fastmlp

@@ -73,10 +73,12 @@ T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o
     const int batch = std::min(o.batch_size, n), d = layout_.sizes[0];
     // Large batches run in chunks of rows (full_batch.cpp) when they need no gather: a whole epoch in one batch
     // (full-batch gradient descent, whose gradient does not depend on the order) or batches taken in order.
-    const bool chunked_batches = runs_in_chunks(batch) && (!o.shuffle || batch == n);
-    const int last = n % batch;  // the last, smaller batch, if any, may have to run whole
+    // Decided once: set_num_threads from another thread or a gradient hook must not change the path mid-epoch.
+    const int threads = omp_threads(), last = n % batch;  // the last, smaller batch, if any, may have to run whole
+    const bool chunked_batches = runs_in_chunks(batch, threads) && (!o.shuffle || batch == n);
+    const bool last_chunked = chunked_batches && last > 0 && runs_in_chunks(last, threads);
     if (chunked_batches)
-        ensure_chunk_capacity(last > 0 && !runs_in_chunks(last) ? last : 0, batch);
+        ensure_chunk_capacity(last > 0 && !last_chunked ? last : 0, batch);
     else
         ensure_capacity(batch);
     FlushSubnormals flush(loops_fork(batch));
@@ -111,19 +113,23 @@ T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o
     for (std::ptrdiff_t first = 0, b = 0; first < n; first += batch, ++b) {
         const int m = int(std::min<std::ptrdiff_t>(batch, n - first));
         const T* xb = x + first * d;
-        const bool chunked = chunked_batches && runs_in_chunks(m);
+        const bool chunked = chunked_batches && (m == batch || last_chunked);
         if (rows && !chunked) {
-#pragma omp parallel for schedule(static) num_threads(omp_threads()) if (std::ptrdiff_t(m) * d > kParallelMinElements)
-            for (int t = 0; t < m; ++t)
-                std::memcpy(batch_x + std::ptrdiff_t(t) * d, x + rows[first + t] * d, sizeof(T) * d);
+            on_team(omp_threads(), std::ptrdiff_t(m) * d > kParallelMinElements, [&](int id, int team) {
+                int begin, end;
+                team_share(m, id, team, begin, end);
+                for (std::ptrdiff_t t = begin; t < end; ++t)
+                    std::memcpy(batch_x + t * d, x + rows[first + t] * d, sizeof(T) * d);
+            });
             xb = batch_x;
         }
-        const Rows batch_rows = whole_batch(m);
+        Rows batch_rows;
         T loss;
         try {
             if (chunked) {
                 loss = chunked_loss_and_grad(x, y, first, m, true);
             } else {
+                batch_rows = whole_batch(m);
                 const T* yb = dense_targets(y, rows, first, m, batch_rows.targets);
                 forward_layers(batch_rows, xb, 0, L - 1, output_form(true), sparse());
                 loss = add_penalties(output_loss(batch_rows, yb, true), m);

@@ -10,6 +10,7 @@ from fastmlp import reference as ref
 from test_gradients import NETS, assert_grad_close, data, numeric_grad
 from test_network import CONFIGS, TIED_SPARSE, targets
 
+SOFTMAX_SQUARED = dict(layer_sizes=(9, 6, 4), output="softmax", loss="squared_error")  # δ(L) in its own buffer
 CHUNK_ROWS = 256  # kChunkRows in cpp/full_batch.cpp: a batch runs in chunks from 2·CHUNK_ROWS·threads rows
 
 
@@ -109,9 +110,10 @@ def test_the_workspace_holds_chunks_not_the_batch(threads):
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("optimizer,kwargs", [("sgd", {}), ("momentum", dict(nesterov=True)),
                                               ("adam", dict(learning_rate=0.01))])
-@pytest.mark.parametrize("config", [CONFIGS[2], CONFIGS[6], TIED_SPARSE, CONFIGS[4]])
+@pytest.mark.parametrize("config", [CONFIGS[2], CONFIGS[6], TIED_SPARSE, CONFIGS[4], SOFTMAX_SQUARED])
 @pytest.mark.parametrize("n_threads,n,batch,shuffle", [(2, 1100, 1100, True), (2, 1100, 1100, False),
-                                                       (1, 1300, 600, False)])
+                                                       (1, 1300, 600, False), (2, 2200, 1100, False),
+                                                       (3, 1600, 1600, True)])
 def test_train_epoch_in_chunks_matches_reference(threads, dtype, optimizer, kwargs, config, n_threads, n, batch,
                                                  shuffle):
     threads(n_threads)
@@ -126,6 +128,44 @@ def test_train_epoch_in_chunks_matches_reference(threads, dtype, optimizer, kwar
         tol = dict(rtol=1e-9, atol=1e-11) if dtype == "float64" else dict(rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(got, want, **tol)
         np.testing.assert_allclose(net.get_flat(), twin.get_flat(), **tol)
+
+
+@pytest.mark.parametrize("before,during", [(2, 4), (2, 1), (1, 3)])
+@pytest.mark.parametrize("n,batch", [(4096, 2048), (3000, 1500)])
+def test_set_num_threads_during_a_chunked_epoch_changes_nothing(threads, before, during, n, batch):
+    """A gradient hook (or another Python thread) that changes the thread count mid-epoch: the epoch keeps the
+    path and the workspace it chose at its start, and computes what the reference does."""
+    threads(before)
+    config = dict(layer_sizes=(16, 8, 16), output="sigmoid", loss="squared_error")
+    net = fastmlp.Network(**config, dtype="float64", seed=0)
+    twin = ref.Network(**config, dtype="float64", seed=0)
+    X = np.random.default_rng(4).uniform(0, 1, (n, 16))
+    calls = []
+
+    def hook(grad):
+        calls.append(fastmlp.get_num_threads())
+        fastmlp.set_num_threads(during)
+
+    for _ in range(2):
+        got = net.train_epoch(X, X, batch, shuffle=False, gradient_hook=hook)
+        want = twin.train_epoch(X, X, batch, shuffle=False)
+        np.testing.assert_allclose(got, want, rtol=1e-10)
+        np.testing.assert_allclose(net.get_flat(), twin.get_flat(), rtol=1e-9, atol=1e-12)
+        fastmlp.set_num_threads(before)
+    assert calls == [before, during] * 2
+
+
+def test_a_gradient_hook_sees_the_chunked_gradient(threads):
+    threads(2)
+    config = dict(layer_sizes=(12, 6, 4), weight_decay=0.01)
+    net = fastmlp.Network(**config, dtype="float64", seed=1)
+    X = np.random.default_rng(5).uniform(0, 1, (1200, 12))
+    y = np.arange(1200) % 4
+    _, want = net.loss_and_grad_flat(net.get_flat(), X, y)
+    seen = []
+    net.train_epoch(X, y, 1200, gradient_hook=lambda grad: seen.append(grad.copy()))
+    assert len(seen) == 1
+    np.testing.assert_allclose(seen[0], want, rtol=1e-12, atol=1e-15)
 
 
 def test_a_bad_label_in_a_chunked_epoch_undoes_it(threads):
