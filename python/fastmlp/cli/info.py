@@ -52,8 +52,11 @@ def _cmd_info(args, argv):
         return 0
     build = info["build_info"]
     uses = {"matplotlib": "figures of `fastmlp study`", "tqdm": "progress bars", "scipy": "solver='lbfgs'"}
+    blas = build.get('blas_config') or build.get('blas')
+    if build.get('blas') and build['blas'] not in blas:  # a system BLAS: also say which library file
+        blas += f" [{build['blas']}]"
     lines = [f"fastmlp {info['version']} (Python {info['python']}, numpy {info['numpy']})",
-             f"native core: {build.get('blas_config') or build.get('blas')}",
+             f"native core: {blas}",
              f"             OpenMP {build.get('openmp')}, {build.get('compiler')}, {build.get('build_type')} build, "
              f"flags '{(build.get('cxx_flags') or '').strip()}'",
              f"threads: {info['threads']} (set with --threads or fastmlp.set_num_threads)",
