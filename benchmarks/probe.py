@@ -5,7 +5,8 @@ between the two threads), timed for about 0.2 s in this fresh process, printed a
 A product this small is mostly the two threads' fork and join, so it shows at once when the host runs the two
 CPUs in a worse arrangement (see benchmarks/README.md, "Two machine states"): on the EPYC VM the suite was
 written on, with OpenBLAS's own threads handing each other packed panels, it read ~106 in one state and ~60 in
-the other, while one thread read 99 in both; on a Xeon VM with fastmlp's split it reads ~180. run.py's
+the other, while one thread read 99 in both; on a Xeon VM with fastmlp's split it reads ~140 (now and
+then ~210 in one process). run.py's
 ``--wait-fast`` runs it before every worker.
 
     python benchmarks/probe.py [--threads N]
