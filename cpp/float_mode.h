@@ -33,8 +33,9 @@ class InCallerFloatMode {
     unsigned own_, caller_;
 };
 
-// RAII: the calling thread flushes subnormals while it lives; with also_threads, so do the threads of the
-// OpenMP team that its parallel loops use (a fork/join each way, worth it only when the loops fork at all).
+// RAII: the calling thread flushes subnormals while it lives, and so do the threads of its parallel loops, which
+// adopt the caller's mode for each region. With also_threads (set when the loops fork at all), the OpenMP team's
+// threads get the caller's flush bits back at the end (a fork/join: see threads.cpp).
 class FlushSubnormals {
    public:
     explicit FlushSubnormals(bool also_threads);
@@ -44,7 +45,7 @@ class FlushSubnormals {
 
    private:
     unsigned saved_;
-    bool also_threads_;
+    int threads_;  // the team size when the call began; 1 without also_threads
 };
 
 }  // namespace fastmlp

@@ -101,9 +101,7 @@ T Network<T>::chunked_loss_and_grad(const T* x, Targets<T> y, std::ptrdiff_t fir
     double data_loss[kMaxThreads] = {};  // Σ over each thread's chunks of (chunk mean loss)·(chunk rows)
     std::exception_ptr errors[kMaxThreads];
     int used = 1;  // the team's size, which OpenMP may make smaller than asked
-    const unsigned caller_mode = read_float_mode();
-    on_team(threads, true, [&](int id, int team) {
-        InCallerFloatMode mode(caller_mode);
+    on_team(threads, true, [&](int id, int team) {  // each thread in the caller's float mode (on_team)
         if (id == 0) used = team;
         int begin, end;
         team_share(n, id, team, begin, end);

@@ -28,7 +28,7 @@ constexpr int kBlockAlign = 16;
 template <typename T>
 void split_gemm(Trans ta, Trans tb, int m, int n, int k, T alpha, const T* a, int lda, const T* b, int ldb, T beta,
                 T* c, int ldc, Split split) {
-    int threads = omp_in_parallel() ? 1 : omp_threads();  // a call from inside a team stays on its thread
+    int threads = omp_get_level() > 0 ? 1 : omp_threads();  // a call from inside a region stays on its thread
     const bool by_columns = split == Split::larger_operand && n >= m;  // each thread packs part of the larger
     const int extent = by_columns ? n : m;
     const int blocks = (extent + kBlockAlign - 1) / kBlockAlign;

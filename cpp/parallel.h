@@ -6,6 +6,8 @@
 #include <cstring>
 #include <stdexcept>
 #include <type_traits>
+
+#include "float_mode.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -51,16 +53,21 @@ inline void thread_share(Index count, Index& begin, Index& end) {
 }
 
 // Calls part(id, team) once for each thread id of a team of `threads` OpenMP threads when fork is true and the
-// caller is not inside a team already; else part(0, 1) on the calling thread. So a kernel called from inside a
+// caller is not inside a region already; else part(0, 1) on the calling thread. So a kernel called from inside a
 // team (a chunk of full_batch.cpp) runs whole on its caller's thread: a nested region would only add a team of
 // one, which libgomp allocates anew on every call. part is a small lambda that calls a FASTMLP_SIMD_CLONES
 // function with (id, team): the loop lives there, compiled for each instruction set (a lambda is not cloned).
+// Every thread runs its part in the caller's floating-point mode (float_mode.h), whatever its own.
 template <typename Part>
 inline void on_team(int threads, bool fork, Part&& part) {
 #ifdef _OPENMP
-    if (fork && threads > 1 && !omp_in_parallel()) {
+    if (fork && threads > 1 && omp_get_level() == 0) {
+        const unsigned caller_mode = read_float_mode();
 #pragma omp parallel num_threads(threads)
-        part(omp_get_thread_num(), omp_get_num_threads());
+        {
+            InCallerFloatMode mode(caller_mode);
+            part(omp_get_thread_num(), omp_get_num_threads());
+        }
         return;
     }
 #else

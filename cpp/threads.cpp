@@ -1,5 +1,6 @@
 // Thread control for the BLAS and OpenMP. A system BLAS may or may not be OpenBLAS/MKL: weak symbols let us
 // call their thread setters when present without making them a link requirement.
+#include <algorithm>
 #include <atomic>
 #include <stdexcept>
 #include <string>
@@ -99,24 +100,23 @@ constexpr unsigned kFlushBits = 0;
 
 unsigned flushing_float_mode(unsigned mode) { return mode | kFlushBits; }
 
-// The team's threads get the caller's flush bits back afterwards, not a mode saved per thread: a thread that
-// OpenMP creates while the caller flushes inherits the flushing mode (POSIX threads inherit the floating-point
-// environment), so it has no mode of its own to go back to.
-FlushSubnormals::FlushSubnormals(bool also_threads) : saved_(read_float_mode()), also_threads_(also_threads) {
+// Only the calling thread's mode is set: every region of a call runs each thread in the caller's mode
+// (on_team, the split products, the BLAS job callback). Afterwards the team's threads get the caller's flush bits
+// back, not a mode saved per thread: a thread that OpenMP creates while the caller flushes inherits the flushing
+// mode (POSIX threads inherit the floating-point environment), so it has no mode of its own to go back to. As
+// many threads as the call may have used: the count when it began or now, whichever is larger (a gradient hook
+// may have changed it meanwhile); no region for one thread (libgomp would allocate a team for it).
+FlushSubnormals::FlushSubnormals(bool also_threads)
+    : saved_(read_float_mode()), threads_(also_threads ? omp_threads() : 1) {
     write_float_mode(flushing_float_mode(saved_));
-#ifdef _OPENMP
-    if (also_threads_) {
-#pragma omp parallel num_threads(omp_threads())
-        write_float_mode(flushing_float_mode(read_float_mode()));
-    }
-#endif
 }
 
 FlushSubnormals::~FlushSubnormals() {
     const unsigned caller_bits = saved_ & kFlushBits;
 #ifdef _OPENMP
-    if (also_threads_) {
-#pragma omp parallel num_threads(omp_threads())
+    const int threads = threads_ > 1 ? std::max(threads_, omp_threads()) : 1;
+    if (threads > 1 && omp_get_level() == 0) {
+#pragma omp parallel num_threads(threads)
         write_float_mode((read_float_mode() & ~kFlushBits) | caller_bits);
     }
 #endif

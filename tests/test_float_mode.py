@@ -33,6 +33,7 @@ def test_network_forward_flushes_subnormals(width):
 AFTER_A_CALL = """
 import numpy as np, fastmlp
 from fastmlp import _core
+fastmlp.set_num_threads(2)
 TINY = np.float32(1e-39)
 rng = np.random.default_rng(0)
 X, y = rng.random((2048, 64), dtype=np.float32), rng.integers(0, 10, 2048)
@@ -46,8 +47,11 @@ assert np.all(theta == TINY), f"{{np.count_nonzero(theta != TINY)}} of {{n}} sub
 """
 
 
-@pytest.mark.parametrize("call", ["train_epoch(X, y, 256, optimizer='sgd', learning_rate=0.1)", "forward(X)",
-                                  "loss_and_grad(X, np.eye(10, dtype=np.float32)[y])"])
+@pytest.mark.parametrize("call", [
+    "train_epoch(X, y, 256, optimizer='sgd', learning_rate=0.1)", "forward(X)",
+    "loss_and_grad(X, np.eye(10, dtype=np.float32)[y])",  # 2,048 rows: in chunks, on a team of its own
+    # a gradient hook that lowers the thread count mid-epoch: the second thread still gets its bits back
+    "train_epoch(X, y, 256, gradient_hook=lambda g: fastmlp.set_num_threads(1)); fastmlp.set_num_threads(2)"])
 def test_caller_and_openmp_threads_keep_ieee_arithmetic_after_a_network_call(call):
     # a fresh process: the OpenMP threads are created inside the call, inheriting its flushing mode
     done = subprocess.run([sys.executable, "-c", AFTER_A_CALL.format(call=call)], capture_output=True, text=True,
