@@ -133,10 +133,8 @@ T Network<T>::chunked_loss_and_grad(const T* x, Targets<T> y, std::ptrdiff_t fir
             team_share(layout_.size, id, team, begin, end);
             const T* first_buffer = thread_chunk(0, 0, 0).grads;
             std::copy(first_buffer + begin, first_buffer + end, grads_.data() + begin);
-            for (int other = 1; other < used; ++other) {
-                const T* buffer = thread_chunk(other, 0, 0).grads;
-                for (std::ptrdiff_t i = begin; i < end; ++i) grads_[i] += buffer[i];
-            }
+            for (int other = 1; other < used; ++other)
+                add_into(grads_.data() + begin, thread_chunk(other, 0, 0).grads + begin, end - begin);
         });
         add_weight_decay_gradient();
     }

@@ -44,7 +44,7 @@ FASTMLP_SIMD_CLONES T sigmoid_binary_cross_entropy_forward(T* probs, const T* lo
 
 // (1/n) Σ_t ½‖ŷ_t − y_t‖² over yhat, y (n, k). Each row is summed in T (vectorised), the rows in double.
 template <typename T>
-FASTMLP_SIMD_CLONES T squared_error_forward(const T* yhat, const T* y, int n, int k) {
+T squared_error_forward(const T* yhat, const T* y, int n, int k) {
     const double total = parallel_sum(n, [&](std::ptrdiff_t t) {
         const T* a = yhat + t * k;
         const T* b = y + t * k;

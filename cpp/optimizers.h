@@ -70,7 +70,7 @@ void adam_update(T* theta, T* m, T* v, const T* grad, std::ptrdiff_t count, T le
 
 // (weight_decay/2)·Σ w² over the weight matrices (contiguous at the start of θ); not divided by n.
 template <typename T>
-FASTMLP_SIMD_CLONES T weight_decay_forward(const T* weights, std::ptrdiff_t count, T weight_decay) {
+T weight_decay_forward(const T* weights, std::ptrdiff_t count, T weight_decay) {
     const double total = parallel_sum(count, [&](std::ptrdiff_t i) { return double(weights[i]) * double(weights[i]); });
     return T(0.5 * double(weight_decay) * total);
 }

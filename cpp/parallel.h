@@ -87,6 +87,12 @@ inline void on_blocks(std::ptrdiff_t count, Part&& part) {
     });
 }
 
+// out[0..count) += in[0..count)
+template <typename T>
+FASTMLP_SIMD_CLONES void add_into(T* out, const T* in, std::ptrdiff_t count) {
+    for (std::ptrdiff_t i = 0; i < count; ++i) out[i] += in[i];
+}
+
 // Thread id's part of column_sums: columns team_share(m, id, team).
 template <typename T>
 FASTMLP_SIMD_CLONES void column_sums_part(T* out, const T* in, int n, int m, bool accumulate, T scale, int id,
