@@ -25,27 +25,45 @@ constexpr int kChunkRows = 256;
 
 }  // namespace
 
-// Thread id's buffers, laid out by ensure_capacity, for rows [first, first + n) of the batch (n <= chunk rows).
+// One thread's chunk buffers for chunks of `rows` rows, from offset `at` of the workspace: output, two δ, targets,
+// δ sums, unit gradient, partial sums, gradient. Fills r when given; returns the offset after them (ensure_capacity
+// sizes the workspace with it, r null).
+template <typename T>
+std::ptrdiff_t Network<T>::chunk_buffers(std::ptrdiff_t at, std::ptrdiff_t rows, Rows* r) {
+    const std::ptrdiff_t width = layout_.max_width(), k = layout_.sizes[layout_.n_layers];
+    auto take = [&](std::ptrdiff_t count) {
+        T* part = r ? work_.data() + at : nullptr;
+        at += whole_cache_lines<T>(count);
+        return part;
+    };
+    T* output = take(rows * k);
+    T* delta0 = take(rows * width);
+    T* delta1 = take(rows * width);
+    T* targets = take(rows * k);
+    T* delta_sums = take(width);
+    T* unit_grad = take(width);
+    T* sums = take(width);
+    T* grads = take(layout_.size);
+    if (r) {
+        r->output = output;
+        r->deltas[0] = delta0;
+        r->deltas[1] = delta1;
+        r->targets = targets;
+        r->delta_sums = delta_sums;
+        r->unit_grad = unit_grad;
+        r->sums = {sums, 1, whole_cache_lines<T>(width)};
+        r->grads = grads;
+    }
+    return at;
+}
+
+// Thread id's buffers for rows [first, first + n) of the batch (n <= chunk rows).
 template <typename T>
 typename Network<T>::Rows Network<T>::thread_chunk(int id, int first, int n) {
-    const std::ptrdiff_t rows = chunk_capacity_, width = layout_.max_width(), k = layout_.sizes[layout_.n_layers];
-    T* next = work_.data() + chunk_offset_ + id * chunk_stride_;
-    auto take = [&](std::ptrdiff_t count) {
-        T* at = next;
-        next += whole_cache_lines<T>(count);
-        return at;
-    };
     Rows r;
     r.first = first;
     r.n = n;
-    r.output = take(rows * k);
-    r.deltas[0] = take(rows * width);
-    r.deltas[1] = take(rows * width);
-    r.targets = take(rows * k);
-    r.delta_sums = take(width);
-    r.unit_grad = take(width);
-    r.sums = {take(width), 1, whole_cache_lines<T>(width)};
-    r.grads = take(layout_.size);
+    chunk_buffers(chunk_offset_ + id * chunk_stride_, chunk_capacity_, &r);
     return r;
 }
 
@@ -145,6 +163,8 @@ template float Network<float>::loss_and_grad(const float*, Targets<float>, int, 
 template double Network<double>::loss_and_grad(const double*, Targets<double>, int, bool);
 template float Network<float>::chunked_loss_and_grad(const float*, Targets<float>, std::ptrdiff_t, int, bool);
 template double Network<double>::chunked_loss_and_grad(const double*, Targets<double>, std::ptrdiff_t, int, bool);
+template std::ptrdiff_t Network<float>::chunk_buffers(std::ptrdiff_t, std::ptrdiff_t, Rows*);
+template std::ptrdiff_t Network<double>::chunk_buffers(std::ptrdiff_t, std::ptrdiff_t, Rows*);
 template Network<float>::Rows Network<float>::thread_chunk(int, int, int);
 template Network<double>::Rows Network<double>::thread_chunk(int, int, int);
 template bool Network<float>::runs_in_chunks(int, int) const;

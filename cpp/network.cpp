@@ -67,11 +67,8 @@ void Network<T>::ensure_capacity(int rows, int hidden_rows, int chunk_rows) {
     unit_grad_offset_ = take(width);
     delta_sums_offset_ = take(width);
     thread_sums_offset_ = take(std::ptrdiff_t(thread_capacity_) * whole_cache_lines<T>(width));
-    chunk_offset_ = offset;  // then per thread, in thread_chunk's order: output, δ, δ, targets, 3 rows, gradient
-    chunk_stride_ = chunk_rows > 0 ? 2 * whole_cache_lines<T>(std::ptrdiff_t(chunk_rows) * k) +
-                                         2 * whole_cache_lines<T>(std::ptrdiff_t(chunk_rows) * width) +
-                                         3 * whole_cache_lines<T>(width) + whole_cache_lines<T>(layout_.size)
-                                   : 0;
+    chunk_offset_ = offset;  // then each thread's chunk buffers
+    chunk_stride_ = chunk_rows > 0 ? chunk_buffers(0, chunk_rows, nullptr) : 0;
     offset += thread_capacity_ * chunk_stride_;
     work_.assign(offset, T(0));
     capacity_ = rows;
@@ -93,7 +90,6 @@ typename Network<T>::Rows Network<T>::whole_batch(int n) {
     r.unit_grad = work_.data() + unit_grad_offset_;
     r.targets = work_.data() + batch_y_offset_;
     r.sums = thread_sums();
-    r.grads = grads_.data();
     return r;
 }
 

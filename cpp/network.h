@@ -111,10 +111,11 @@ class Network {
         T* unit_grad = nullptr;   // the sparsity penalty's per-unit gradient
         T* targets = nullptr;     // where dense_targets gathers the rows' targets
         ThreadSums<T> sums;       // scratch for the per-thread partial column sums
-        T* grads = nullptr;       // where backward puts ∂E/∂θ: grads(), or the thread's own buffer
+        T* grads = nullptr;       // a chunk's: its thread's own gradient buffer
     };
     Rows whole_batch(int n);
     Rows thread_chunk(int id, int first, int n);
+    std::ptrdiff_t chunk_buffers(std::ptrdiff_t at, std::ptrdiff_t rows, Rows* r);
     // Whether a batch of n rows runs in chunks on this many threads (each gets at least two), and the workspace
     // for whole batches of whole_rows rows and chunked ones of chunked_rows.
     bool runs_in_chunks(int n, int threads) const;
