@@ -1,4 +1,5 @@
-// OpenMP helpers for the element-wise loops (never around a BLAS call: OpenBLAS has its own threads).
+// OpenMP helpers for the element-wise loops and the chunk teams (never around a BLAS call that threads itself:
+// inside a team, gemm makes one single-threaded call of the vendored OpenBLAS on the calling thread).
 #pragma once
 #include <atomic>
 #include <cstddef>
