@@ -95,12 +95,10 @@ FASTMLP_SIMD_CLONES void map_rows_part(T* out, ThreadSums<T> thread_sums, int n,
 
 template <bool kSums, typename T, typename V>
 void map_rows_pass(T* out, T* out_sums, ThreadSums<T> thread_sums, int n, int m, V value) {
-    int used = 1;  // the team's size, which OpenMP may make smaller than asked
-    on_team(kSums ? thread_sums.threads() : omp_threads(), std::ptrdiff_t(n) * m > kParallelMinElements,
-            [&](int id, int team) {
-                if (id == 0) used = team;
-                map_rows_part<kSums>(out, thread_sums, n, m, value, id, team);
-            });
+    const int used = on_team(kSums ? thread_sums.threads() : omp_threads(),
+                             std::ptrdiff_t(n) * m > kParallelMinElements, [&](int id, int team) {
+                                 map_rows_part<kSums>(out, thread_sums, n, m, value, id, team);
+                             });
     if constexpr (kSums) add_thread_sums(out_sums, thread_sums, used, m);
 }
 

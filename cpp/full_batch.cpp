@@ -118,9 +118,7 @@ T Network<T>::chunked_loss_and_grad(const T* x, Targets<T> y, std::ptrdiff_t fir
     const int threads = kGemmPerThread ? std::min({omp_threads(), thread_capacity_, kMaxThreads}) : 1;
     double data_loss[kMaxThreads] = {};  // Σ over each thread's chunks of (chunk mean loss)·(chunk rows)
     std::exception_ptr errors[kMaxThreads];
-    int used = 1;  // the team's size, which OpenMP may make smaller than asked
-    on_team(threads, true, [&](int id, int team) {  // each thread in the caller's float mode (on_team)
-        if (id == 0) used = team;
+    const int used = on_team(threads, true, [&](int id, int team) {  // each in the caller's float mode (on_team)
         int begin, end;
         team_share(n, id, team, begin, end);
         try {

@@ -93,9 +93,7 @@ double map_output_error_pass(T* delta, T* delta_sums, ThreadSums<T> thread_sums,
     constexpr int kMaxThreads = 64;
     double partial[kMaxThreads] = {};
     const int threads = thread_sums.threads() < kMaxThreads ? thread_sums.threads() : kMaxThreads;
-    int used = 1;  // the team's size, which OpenMP may make smaller than asked
-    on_team(threads, std::ptrdiff_t(n) * k > kParallelMinElements, [&](int id, int team) {
-        if (id == 0) used = team;
+    const int used = on_team(threads, std::ptrdiff_t(n) * k > kParallelMinElements, [&](int id, int team) {
         partial[id] = map_output_error_part<kBias>(delta, thread_sums, z, b, y, n, k, act, deriv, id, team);
     });
     add_thread_sums(delta_sums, thread_sums, used, k);

@@ -58,24 +58,29 @@ inline void thread_share(Index count, Index& begin, Index& end) {
 // team (a chunk of full_batch.cpp) runs whole on its caller's thread: a nested region would only add a team of
 // one, which libgomp allocates anew on every call. part is a small lambda that calls a FASTMLP_SIMD_CLONES
 // function with (id, team): the loop lives there, compiled for each instruction set (a lambda is not cloned).
-// Every thread runs its part in the caller's floating-point mode (float_mode.h), whatever its own.
+// Every thread runs its part in the caller's floating-point mode (float_mode.h), whatever its own. Returns the
+// team's size, which OpenMP may make smaller than asked.
 template <typename Part>
-inline void on_team(int threads, bool fork, Part&& part) {
+inline int on_team(int threads, bool fork, Part&& part) {
 #ifdef _OPENMP
     if (fork && threads > 1 && omp_get_level() == 0) {
         const unsigned caller_mode = read_float_mode();
+        int team = 1;
 #pragma omp parallel num_threads(threads)
         {
             InCallerFloatMode mode(caller_mode);
-            part(omp_get_thread_num(), omp_get_num_threads());
+            const int id = omp_get_thread_num();
+            if (id == 0) team = omp_get_num_threads();
+            part(id, omp_get_num_threads());
         }
-        return;
+        return team;
     }
 #else
     (void)threads;
     (void)fork;
 #endif
     part(0, 1);
+    return 1;
 }
 
 // Calls part(begin, end) on each thread's block of [0, count), forking only past kParallelMinElements (on_team).
