@@ -9,7 +9,6 @@
 // fused update W −= lr·δᵀ·X) asks for Split::rows (dense.h): each thread then updates the rows of W it multiplied,
 // still in its core's cache (784-64-10 at batch 32: another +15% samples/s; 784-256-10 at batch 128: +5%).
 #include "blas.h"
-#include "float_mode.h"
 #include "parallel.h"
 
 #include <cstddef>
@@ -28,19 +27,15 @@ constexpr int kBlockAlign = 16;
 template <typename T>
 void split_gemm(Trans ta, Trans tb, int m, int n, int k, T alpha, const T* a, int lda, const T* b, int ldb, T beta,
                 T* c, int ldc, Split split) {
-    int threads = omp_get_level() > 0 ? 1 : omp_threads();  // a call from inside a region stays on its thread
     const bool by_columns = split == Split::larger_operand && n >= m;  // each thread packs part of the larger
     const int extent = by_columns ? n : m;
     const int blocks = (extent + kBlockAlign - 1) / kBlockAlign;
-    if (threads > blocks) threads = blocks;
-    if (threads <= 1 || double(m) * n * k < kSplitMinMultiplyAdds)
-        return blas_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    const unsigned caller_mode = read_float_mode();
-#pragma omp parallel num_threads(threads)
-    {
-        InCallerFloatMode mode(caller_mode);
+    // on_team: one block of C per thread, each in the caller's float mode; a call from inside a region (a chunk
+    // of full_batch.cpp) stays whole on its thread.
+    on_team(omp_threads() < blocks ? omp_threads() : blocks, double(m) * n * k >= kSplitMinMultiplyAdds,
+            [&](int id, int team) {
         int first, last;
-        thread_share(blocks, first, last);
+        team_share(blocks, id, team, first, last);
         const int begin = first * kBlockAlign, end = last * kBlockAlign < extent ? last * kBlockAlign : extent;
         if (begin < end && by_columns) {  // columns begin..end of op(B) and of C
             const T* b_block = tb == Trans::no ? b + begin : b + std::ptrdiff_t(begin) * ldb;
@@ -50,7 +45,7 @@ void split_gemm(Trans ta, Trans tb, int m, int n, int k, T alpha, const T* a, in
             blas_gemm(ta, tb, end - begin, n, k, alpha, a_block, lda, b, ldb, beta, c + std::ptrdiff_t(begin) * ldc,
                       ldc);
         }
-    }
+    });
 }
 
 #else

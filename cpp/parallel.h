@@ -43,16 +43,6 @@ inline void team_share(Index count, int id, int team, Index& begin, Index& end) 
     end = begin + chunk < count ? begin + chunk : count;
 }
 
-// The calling thread's share [begin, end) of count items inside an OpenMP team (all of them outside one).
-template <typename Index>
-inline void thread_share(Index count, Index& begin, Index& end) {
-#ifdef _OPENMP
-    team_share(count, omp_get_thread_num(), omp_get_num_threads(), begin, end);
-#else
-    team_share(count, 0, 1, begin, end);
-#endif
-}
-
 // Calls part(id, team) once for each thread id of a team of `threads` OpenMP threads when fork is true and the
 // caller is not inside a region already; else part(0, 1) on the calling thread. So a kernel called from inside a
 // team (a chunk of full_batch.cpp) runs whole on its caller's thread: a nested region would only add a team of
