@@ -74,7 +74,7 @@ class Case:
         raise ValueError(self.kind)
 
 
-ALL_CONTENDERS = ("fastmlp", "numpy_ref", "torch", "sklearn")
+ALL_CONTENDERS = ("fastmlp", "fastmlp_other", "numpy_ref", "torch", "sklearn")
 
 
 def build_cases(quick=False):
@@ -86,7 +86,7 @@ def build_cases(quick=False):
     cases.append(Case(
         "gemm", "gemm",
         f"SGEMM {g}x{g}x{g} float32 (fastmlp: identity-output Network forward = one GEMM + bias pass)",
-        "GFLOP/s", True, ("fastmlp", "numpy_ref", "torch"),
+        "GFLOP/s", True, ("fastmlp", "fastmlp_other", "numpy_ref", "torch"),
         params=dict(m=g, k=g, n=g), warmup=1, reps=3 if quick else 5, flops=gemm_flops(g, g, g)))
     mlp_sizes = [(32, 64)] if quick else [(32, 64), (128, 256), (256, 1024)]
     for batch, hidden in mlp_sizes:
@@ -102,7 +102,7 @@ def build_cases(quick=False):
     cases.append(Case(
         "sae_grad", "sae_grad",
         f"full-batch loss+gradient, 784-196-784 sigmoid sparse autoencoder (KL 0.1, β=3, λ=1e-4), {n_sae} samples",
-        "ms", False, ("fastmlp", "numpy_ref", "torch"),
+        "ms", False, ("fastmlp", "fastmlp_other", "numpy_ref", "torch"),
         params=dict(n_samples=n_sae, hidden=196, sparsity_target=0.1, sparsity_weight=3.0, weight_decay=1e-4),
         warmup=1, reps=3 if quick else 7, flops=mlp_flops(n_sae, N_INPUT, 196, N_INPUT)))
     if not quick:

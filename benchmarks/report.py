@@ -8,7 +8,13 @@ from .machine import describe_machine
 
 MD_START = "<!-- benchmarks:performance:start -->"
 MD_END = "<!-- benchmarks:performance:end -->"
-SHORT = {"fastmlp": "fastmlp", "numpy_ref": "NumPy ref", "torch": "PyTorch", "sklearn": "scikit-learn"}
+SHORT = {"fastmlp": "fastmlp", "fastmlp_other": "other build", "numpy_ref": "NumPy ref", "torch": "PyTorch",
+         "sklearn": "scikit-learn"}
+
+
+def _shown(out):
+    """The contenders with a column: all but the other fastmlp build when none was timed."""
+    return [c for c in K.ORDER if c != "fastmlp_other" or out["contenders"].get(c, {}).get("available")]
 
 
 def fmt_value(v):
@@ -39,25 +45,27 @@ def _cell(res):
     return {"n/a": "n/a", "unavailable": "not installed", "error": "error"}.get(status, "—")
 
 
-def _peer_cell(res):
+def _peer_cell(res, with_fraction=False):
     text = _cell(res)
     if res.get("status") == "ok" and res.get("fastmlp_speedup") is not None:
-        text += f" ({fmt_ratio(res['fastmlp_speedup'])})"
+        fraction = f", {fmt_pct(res['fraction_of_gemm'])}" if with_fraction and res.get("fraction_of_gemm") else ""
+        text += f" ({fmt_ratio(res['fastmlp_speedup'])}{fraction})"
     return text
 
 
 def summary_rows(out):
-    header = ["case", "unit", "fastmlp", "% GEMM"] + [SHORT[c] for c in K.ORDER[1:]]
+    peers = _shown(out)[1:]
+    header = ["case", "unit", "fastmlp", "% GEMM"] + [SHORT[c] for c in peers]
     rows = []
     for case in out["cases"]:
         res = case["results"]
         fm = res.get("fastmlp", {})
         if case.get("skipped"):
-            rows.append([case["name"], case["unit"], "skipped", "—"] + ["—"] * (len(K.ORDER) - 1))
+            rows.append([case["name"], case["unit"], "skipped", "—"] + ["—"] * len(peers))
             continue
         rows.append([case["name"], case["unit"] + (" ↑" if case["higher_is_better"] else " ↓"), _cell(fm),
                      fmt_pct(fm.get("fraction_of_gemm"))]
-                    + [_peer_cell(res.get(c, {})) for c in K.ORDER[1:]])
+                    + [_peer_cell(res.get(c, {}), with_fraction=c == "fastmlp_other") for c in peers])
     return header, rows
 
 
@@ -66,7 +74,7 @@ def detail_rows(out):
               "slow-state rounds", "peak RSS MiB", "workspace KiB"]
     rows = []
     for case in out["cases"]:
-        for name in K.ORDER:
+        for name in _shown(out):
             res = case["results"].get(name, {})
             if res.get("status") != "ok":
                 continue
@@ -118,12 +126,12 @@ def _libraries(out):
             if res.get("status") == "ok" and name not in seen and res.get("library"):
                 seen[name] = res["library"]
     parts = []
-    for name in K.ORDER:
+    for name in _shown(out):
         lib = seen.get(name)
         avail = out["contenders"].get(name, {})
         if lib:
             blas = lib.get("blas")
-            label = {"numpy_ref": "NumPy"}.get(name, SHORT[name])
+            label = {"numpy_ref": "NumPy", "fastmlp_other": "other build: fastmlp"}.get(name, SHORT[name])
             parts.append(f"{label} {lib.get('version', '?')}" + (f" ({blas})" if blas else ""))
         elif not avail.get("available"):
             parts.append(f"{SHORT[name]}: {avail.get('reason', 'unavailable')}")
@@ -143,6 +151,9 @@ def _legend(out):
         "↑ higher is better, ↓ lower is better. '(×r)' = fastmlp's speedup over that contender "
         "(its time ÷ fastmlp's; > 1 means fastmlp is faster). n/a: the contender has no such model.",
     ]
+    if "fastmlp_other" in _shown(out):
+        lines.append("'other build' = a second fastmlp build timed in the same run (--other-build): its cells "
+                     "read value (×r, % GEMM); ×r < 1 means the other build is the faster.")
     return lines
 
 

@@ -6,6 +6,7 @@
     python benchmarks/run.py --json r.json --markdown README.md   # also (re)write the Performance section
     python benchmarks/run.py --from-json r.json --markdown perf.md   # re-render a saved run, no timing
     python benchmarks/run.py --cases mlp_b32_h64,xor_steps --contenders fastmlp,torch --rounds 5
+    python benchmarks/run.py --other-build /tmp/mkl   # also the build in /tmp/mkl, e.g. the MKL one (README)
 
 Method. Every (case, contender) measurement runs in a fresh worker process (benchmarks/worker.py) that
 does warm-up run(s) and then k timed runs and reports their median; the driver runs the contenders of a
@@ -19,7 +20,8 @@ which the NumPy reference and scikit-learn use). Nothing else in the environment
 Peers are optional: a contender whose package is missing is reported as such, never an error.
 
 The SGEMM rate is fastmlp's: a ``Network([K, N], output="identity")`` forward on an (M, K) batch is one
-M×K×N GEMM through fastmlp's OpenBLAS plus a bias pass (M = K = N = 2048; 1024 with --quick). Each
+M×K×N GEMM through fastmlp's BLAS plus a bias pass (M = K = N = 2048; 1024 with --quick); with
+``--other-build`` the faster of the two builds' GEMMs. Each
 case's "% GEMM" is its useful FLOPs (matrix products only; see benchmarks/cases.py) per second divided by
 that rate. "×r" next to a peer is fastmlp's speedup over it: the peer's median time over fastmlp's
 (> 1: fastmlp is faster).
@@ -152,8 +154,8 @@ def run_worker(contender, case, args):
         cmd.append("--quick")
     t0 = time.perf_counter()
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout,
-                              env=worker_env(args.threads), cwd=str(ROOT))
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, cwd=str(ROOT),
+                              env=K.worker_env(contender, worker_env(args.threads), args.other_build))
     except subprocess.TimeoutExpired:
         return {"ok": False, "error": f"worker timed out after {args.timeout} s"}
     wall = time.perf_counter() - t0
@@ -232,7 +234,7 @@ def run_suite(args, argv):
         if name not in chosen:
             contenders[name] = {"label": K.LABELS[name], "available": False, "reason": "not selected"}
             continue
-        ok, reason = K.installed(name)
+        ok, reason = K.installed(name, args.other_build)
         contenders[name] = {"label": K.LABELS[name], "available": ok, "reason": reason}
         if not ok:
             log(f"note: {K.LABELS[name]} skipped: {reason}")
@@ -310,15 +312,18 @@ def finish(out):
     """Derived numbers: the GEMM rate, each case's fraction of it, fastmlp's speedup over each peer."""
     gemm = next((c for c in out["cases"] if c["kind"] == "gemm"), None)
     rate = None
-    if gemm and gemm["results"].get("fastmlp", {}).get("status") == "ok":
-        # the machine's rate is a capacity: take the fastest GEMM of all rounds, not the median, so that a
-        # disturbed GEMM round does not inflate every case's '% GEMM'
-        best = gemm["results"]["fastmlp"].get("best_seconds") or gemm["results"]["fastmlp"]["seconds"]
+    builds = [r for name, r in (gemm or {"results": {}})["results"].items()
+              if name in ("fastmlp", "fastmlp_other") and r.get("status") == "ok"]
+    if builds:
+        # the machine's rate is a capacity: take the fastest GEMM of all rounds (of either build, when two are
+        # compared), not the median, so that a disturbed GEMM round does not inflate every case's '% GEMM'
+        best = min(r.get("best_seconds") or r["seconds"] for r in builds)
         rate = gemm["flops"] / best / 1e9
         p = gemm["params"]
         out["gemm_method"] = (f"fastest of all timed fastmlp Network([{p['k']}, {p['n']}], output='identity')"
-                              f".forward calls on a ({p['m']}, {p['k']}) float32 batch: one GEMM + bias pass + "
-                              f"output allocation, nothing subtracted")
+                              f".forward calls on a ({p['m']}, {p['k']}) float32 batch"
+                              + (" (either build)" if len(builds) > 1 else "")
+                              + ": one GEMM + bias pass + output allocation, nothing subtracted")
     out["gemm_rate_gflops"] = rate
     probes = [p for case in out["cases"] for res in case["results"].values() for p in res.get("state_probes") or []
               if p is not None]
@@ -365,6 +370,9 @@ def main(argv=None):
                          "writes PATH whole)")
     ap.add_argument("--from-json", metavar="PATH", help="render a saved run instead of measuring")
     ap.add_argument("--threads", type=int, default=2, help="threads for every contender (default 2)")
+    ap.add_argument("--other-build", metavar="DIR",
+                    help="also time the fastmlp build installed in DIR (pip install --target DIR ...) as the "
+                         "contender fastmlp_other, e.g. the MKL build beside the default one")
     ap.add_argument("--rounds", type=int, default=None, help="rounds of A B C D (default 3, --quick 1)")
     ap.add_argument("--cases", help="comma-separated case names (the GEMM yardstick always runs)")
     ap.add_argument("--contenders", help=f"comma-separated subset of {','.join(K.ORDER)} (fastmlp always)")

@@ -5,14 +5,18 @@
 #if defined(FASTMLP_SCIPY_OPENBLAS)
 #include <cblas.h>  // scipy-openblas32: every symbol carries the scipy_ prefix
 #define FASTMLP_CBLAS(name) scipy_cblas_##name
+#elif defined(FASTMLP_MKL)
+#include <mkl_cblas.h>  // oneMKL's sequential layer (CMake FASTMLP_BLAS=mkl)
+#define FASTMLP_CBLAS(name) cblas_##name
 #else
 #include <cblas.h>
 #define FASTMLP_CBLAS(name) cblas_##name
 #endif
 
 // With the vendored OpenBLAS and OpenMP, fastmlp threads its products itself (gemm.cpp) and keeps OpenBLAS at one
-// thread: that OpenBLAS is fastmlp's alone. A system BLAS may be shared with NumPy and keeps its own threading.
-#if defined(FASTMLP_SCIPY_OPENBLAS) && defined(_OPENMP)
+// thread: that OpenBLAS is fastmlp's alone. So with MKL's sequential layer, which never threads. A system BLAS may
+// be shared with NumPy and keeps its own threading.
+#if (defined(FASTMLP_SCIPY_OPENBLAS) || defined(FASTMLP_MKL)) && defined(_OPENMP)
 #define FASTMLP_SPLIT_GEMM 1
 #endif
 

@@ -16,7 +16,10 @@
 #define FASTMLP_MXCSR 1
 #endif
 
-#if !defined(FASTMLP_SCIPY_OPENBLAS)
+#if defined(FASTMLP_MKL)
+#include <mkl_service.h>
+#elif !defined(FASTMLP_SCIPY_OPENBLAS)
+#define FASTMLP_SYSTEM_BLAS 1
 extern "C" {
 void openblas_set_num_threads(int) __attribute__((weak));
 int openblas_get_num_threads(void) __attribute__((weak));
@@ -37,7 +40,7 @@ namespace fastmlp {
 namespace {
 std::atomic<int> g_threads{0};  // 0 until set: the libraries' own defaults apply
 
-#if defined(_OPENMP) && !defined(FASTMLP_SPLIT_GEMM)
+#if defined(_OPENMP) && defined(FASTMLP_SYSTEM_BLAS)
 // A system OpenBLAS hands its parallel work here instead of to its own pthreads, so BLAS calls and our element-wise
 // OpenMP loops share one pool of threads: no two pools spinning against each other on the same cores
 // (measured on 2 cores: a 784-256-10 SGD epoch ran 6x slower with both pools active).
@@ -123,10 +126,11 @@ FlushSubnormals::~FlushSubnormals() {
     write_float_mode(saved_);
 }
 
+// MKL's sequential layer never threads: nothing to share.
 void share_blas_and_openmp_threads() {
-#if defined(FASTMLP_SPLIT_GEMM)
+#if defined(FASTMLP_SCIPY_OPENBLAS) && defined(FASTMLP_SPLIT_GEMM)
     scipy_openblas_set_num_threads(1);  // gemm.cpp threads the products
-#elif defined(_OPENMP) && !defined(FASTMLP_SCIPY_OPENBLAS)
+#elif defined(_OPENMP) && defined(FASTMLP_SYSTEM_BLAS)
     if (openblas_set_threads_callback_function) openblas_set_threads_callback_function(run_blas_jobs_on_openmp);
 #endif
 }
@@ -142,11 +146,9 @@ int omp_threads() {
 
 void set_num_threads(int n) {
     if (n < 1) throw std::invalid_argument("set_num_threads: n must be >= 1, got " + std::to_string(n));
-#if defined(FASTMLP_SPLIT_GEMM)
-    scipy_openblas_set_num_threads(1);  // gemm.cpp threads the products
-#elif defined(FASTMLP_SCIPY_OPENBLAS)
-    scipy_openblas_set_num_threads(n);
-#else
+#if defined(FASTMLP_SCIPY_OPENBLAS)
+    scipy_openblas_set_num_threads(kGemmPerThread ? 1 : n);  // with FASTMLP_SPLIT_GEMM gemm.cpp threads the products
+#elif defined(FASTMLP_SYSTEM_BLAS)
     if (openblas_set_num_threads) openblas_set_num_threads(n);
     if (MKL_Set_Num_Threads) MKL_Set_Num_Threads(n);
 #endif
@@ -161,6 +163,8 @@ int get_num_threads() {
     return omp_threads();
 #elif defined(FASTMLP_SCIPY_OPENBLAS)
     return scipy_openblas_get_num_threads();
+#elif defined(FASTMLP_MKL)
+    return 1;  // the sequential layer without OpenMP: one thread in all
 #else
     if (openblas_get_num_threads) return openblas_get_num_threads();
     if (MKL_Get_Max_Threads) return MKL_Get_Max_Threads();
@@ -172,6 +176,10 @@ std::string blas_description() {
 #if defined(FASTMLP_SCIPY_OPENBLAS)
     return std::string("scipy-openblas32 ") + scipy_openblas_get_config() + " core=" +
            scipy_openblas_get_corename();
+#elif defined(FASTMLP_MKL)
+    char version[256];
+    MKL_Get_Version_String(version, int(sizeof version));
+    return std::string(version) + " (sequential; fastmlp threads the products)";
 #else
     if (openblas_get_config)
         return std::string("system OpenBLAS ") + openblas_get_config() + " core=" + openblas_get_corename();

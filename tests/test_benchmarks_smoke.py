@@ -17,7 +17,7 @@ TOP_KEYS = {"schema", "date", "command", "quick", "threads", "rounds", "machine"
 CASE_KEYS = {"name", "kind", "description", "unit", "higher_is_better", "flops", "params", "skipped", "results"}
 OK_KEYS = {"status", "value", "seconds", "round_seconds", "spread", "fraction_of_gemm", "fastmlp_speedup",
            "peak_rss_mib", "base_rss_mib", "workspace_bytes", "cpu_utilisation", "foreign_cpu", "library"}
-CONTENDERS = {"fastmlp", "numpy_ref", "torch", "sklearn"}
+CONTENDERS = {"fastmlp", "fastmlp_other", "numpy_ref", "torch", "sklearn"}
 STATUSES = {"ok", "error", "unavailable", "n/a"}
 
 pytestmark = pytest.mark.skipif(not RUN.is_file(), reason="benchmarks/ not in this checkout")
@@ -40,6 +40,7 @@ def test_quick_run_writes_documented_json(quick_run):
     assert data["quick"] is True and data["rounds"] == 1 and data["threads"] == 2
     assert set(data["contenders"]) == CONTENDERS
     assert data["contenders"]["fastmlp"]["available"] is True
+    assert data["contenders"]["fastmlp_other"]["available"] is False   # no --other-build
     names = [c["name"] for c in data["cases"]]
     assert {"gemm", "mlp_b32_h64", "sae_grad", "xor_steps"} <= set(names)
     for case in data["cases"]:
@@ -77,3 +78,36 @@ def test_markdown_rerenders_saved_run_between_markers(quick_run, tmp_path):
     assert text.endswith("<!-- benchmarks:performance:end -->\n\n## After\ntext\n")
     assert "old table" not in text
     assert "| mlp_b32_h64 |" in text and "python benchmarks/run.py --quick" in text
+
+
+def test_other_build_is_timed_beside_the_default_one(tmp_path):
+    """--other-build DIR: the fastmlp package in DIR runs as a second contender in the same rounds (here the
+    installed build itself, imported through the worker's PYTHONPATH), the yardstick is the faster GEMM of the
+    two, and its column appears only in such a run."""
+    import fastmlp
+    other = Path(fastmlp.__file__).resolve().parents[1]
+    out = tmp_path / "two.json"
+    proc = subprocess.run([sys.executable, str(RUN), "--quick", "--cases", "sae_grad", "--contenders",
+                           "fastmlp,fastmlp_other", "--other-build", str(other), "--json", str(out)],
+                          cwd=str(ROOT), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(out.read_text())
+    assert data["contenders"]["fastmlp_other"]["available"] is True
+    gemm = next(c for c in data["cases"] if c["kind"] == "gemm")
+    both = [gemm["results"][n] for n in ("fastmlp", "fastmlp_other")]
+    assert all(r["status"] == "ok" for r in both)
+    fastest = min(r.get("best_seconds") or r["seconds"] for r in both)
+    assert data["gemm_rate_gflops"] == pytest.approx(gemm["flops"] / fastest / 1e9)
+    sae = next(c for c in data["cases"] if c["name"] == "sae_grad")["results"]["fastmlp_other"]
+    assert sae["status"] == "ok" and sae["library"]["version"] == fastmlp.__version__
+    header = next(line for line in proc.stdout.splitlines() if line.startswith("case "))
+    assert "other build" in header and "--other-build" in proc.stdout
+
+    missing = subprocess.run([sys.executable, str(RUN), "--quick", "--cases", "sae_grad", "--contenders",
+                              "fastmlp,fastmlp_other", "--other-build", str(tmp_path / "none"),
+                              "--json", str(tmp_path / "one.json")],
+                             cwd=str(ROOT), capture_output=True, text=True, timeout=600)
+    assert missing.returncode == 0, missing.stderr
+    assert "no fastmlp package in" in missing.stderr
+    header = next(line for line in missing.stdout.splitlines() if line.startswith("case "))
+    assert "fastmlp" in header and "other build" not in header   # no column for it

@@ -10,26 +10,34 @@ cases, ``run(n_steps)``; optionally ``warmup()`` (a cheaper warm-up than ``run()
 
 The driver never imports these libraries itself: only ``importlib.util.find_spec`` tells it whether a
 contender is installed, and each worker process imports exactly one of them.
+
+``fastmlp_other`` is a second build of fastmlp (``run.py --other-build DIR``, DIR made by e.g.
+``pip install --target DIR -Ccmake.define.FASTMLP_BLAS=mkl .``): the same contender module, imported from DIR
+(first on the worker's PYTHONPATH), so that two builds are timed side by side in one run.
 """
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
+from pathlib import Path
 
-ORDER = ("fastmlp", "numpy_ref", "torch", "sklearn")
+ORDER = ("fastmlp", "fastmlp_other", "numpy_ref", "torch", "sklearn")
 MODULES = {
     "fastmlp": "fastmlp_native",
+    "fastmlp_other": "fastmlp_native",
     "numpy_ref": "numpy_reference",
     "torch": "torch_eager",
     "sklearn": "sklearn_mlp",
 }
 LABELS = {
     "fastmlp": "fastmlp",
+    "fastmlp_other": "fastmlp, other build",
     "numpy_ref": "NumPy reference",
     "torch": "PyTorch (CPU, eager)",
     "sklearn": "scikit-learn MLPClassifier",
 }
-IMPORT_NAMES = {"fastmlp": "fastmlp", "numpy_ref": "fastmlp", "torch": "torch", "sklearn": "sklearn"}
+IMPORT_NAMES = {"fastmlp": "fastmlp", "fastmlp_other": "fastmlp", "numpy_ref": "fastmlp", "torch": "torch", "sklearn": "sklearn"}
 
 
 class Work:
@@ -47,8 +55,14 @@ def load(name):
     return importlib.import_module(f"{__name__}.{MODULES[name]}")
 
 
-def installed(name):
+def installed(name, other_build=None):
     """(available, reason): whether the contender's library can be imported, without importing it."""
+    if name == "fastmlp_other":
+        if not other_build:
+            return False, "not selected (--other-build DIR)"
+        if not (Path(other_build) / "fastmlp" / "__init__.py").is_file():
+            return False, f"no fastmlp package in {other_build}"
+        return True, ""
     try:
         spec = importlib.util.find_spec(IMPORT_NAMES[name])
     except (ImportError, ValueError):
@@ -56,3 +70,11 @@ def installed(name):
     if spec is None:
         return False, f"{IMPORT_NAMES[name]} is not installed"
     return True, ""
+
+
+def worker_env(name, env, other_build=None):
+    """The worker's environment for contender ``name``: the other build comes first on its PYTHONPATH."""
+    if name == "fastmlp_other" and other_build:
+        env = dict(env, PYTHONPATH=os.pathsep.join(
+            p for p in (str(Path(other_build).resolve()), env.get("PYTHONPATH")) if p))
+    return env
