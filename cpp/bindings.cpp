@@ -19,6 +19,39 @@ using namespace fastmlp;
 
 namespace {
 
+// Ctrl-C during a long native call: at most every 50 ms, and whenever forced, take the GIL and let Python run
+// its signal handlers. A handler's exception (KeyboardInterrupt) is kept, the core is told to stop (it undoes
+// what it must and throws Interrupted), and run() rethrows the handler's exception on the calling thread.
+class SignalCheck {
+   public:
+    std::function<bool(bool)> callback() {
+        return [this](bool force) {
+            const auto now = std::chrono::steady_clock::now();
+            if (!force && now - last_ < std::chrono::milliseconds(50)) return false;
+            last_ = now;
+            py::gil_scoped_acquire acquire;
+            if (PyErr_CheckSignals() == 0) return false;
+            pending_ = std::make_unique<py::error_already_set>();
+            return true;
+        };
+    }
+    // Runs work() without the GIL; a stop it was asked for surfaces as the signal handler's exception.
+    template <typename Work>
+    auto run(Work&& work) {
+        try {
+            py::gil_scoped_release release;
+            return work();
+        } catch (const Interrupted&) {
+            if (pending_) throw py::error_already_set(*pending_);
+            throw;
+        }
+    }
+
+   private:
+    std::unique_ptr<py::error_already_set> pending_;
+    std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
 // Shape (and alignment) check for an argument: expected dims, −1 means any size.
 template <typename T>
 void require_shape(const Array<T>& a, std::initializer_list<py::ssize_t> dims, const char* name) {
@@ -118,8 +151,8 @@ void bind_network(py::module_& m, const char* name) {
             auto out = new_array<T>({n, l.sizes[layer + 1]});
             T* o = out.mutable_data();
             const T* xp = x.data();
-            py::gil_scoped_release release;
-            net.forward(o, xp, int(n), layer);
+            SignalCheck signals;
+            signals.run([&] { net.forward(o, xp, int(n), layer, signals.callback()); });
             return out;
         }, py::arg("X").noconvert(), py::arg("layer"))
         .def("loss_and_grad", [](Net& net, const Array<T>& x, const py::array& y, bool want_grad) {
@@ -147,19 +180,7 @@ void bind_network(py::module_& m, const char* name) {
             o.beta2 = beta2;
             o.eps = eps;
             o.shuffle = shuffle;
-            // Ctrl-C: at most every 50 ms, and after the last mini-batch, take the GIL and let Python run its
-            // signal handlers.
-            std::unique_ptr<py::error_already_set> pending;
-            auto last = std::chrono::steady_clock::now();
-            auto stop_requested = [&](bool force) {
-                auto now = std::chrono::steady_clock::now();
-                if (!force && now - last < std::chrono::milliseconds(50)) return false;
-                last = now;
-                py::gil_scoped_acquire acquire;
-                if (PyErr_CheckSignals() == 0) return false;
-                pending = std::make_unique<py::error_already_set>();
-                return true;
-            };
+            SignalCheck signals;  // checked after every mini-batch, forced after the last one
             // Data-parallel training: the hook (e.g. an MPI allreduce) gets the flat gradient buffer itself,
             // zero-copy, after every backward pass. This is the one mode that takes the GIL once per step.
             std::function<void(T*, std::ptrdiff_t)> reduce;
@@ -172,13 +193,7 @@ void bind_network(py::module_& m, const char* name) {
                 };
             }
             const T* xp = x.data();
-            try {
-                py::gil_scoped_release release;
-                return net.train_epoch(xp, t, int(x.shape(0)), o, stop_requested, reduce);
-            } catch (const Interrupted&) {
-                if (pending) throw py::error_already_set(*pending);
-                throw;
-            }
+            return signals.run([&] { return net.train_epoch(xp, t, int(x.shape(0)), o, signals.callback(), reduce); });
         }, py::arg("X").noconvert(), py::arg("Y"), py::arg("batch_size"), py::arg("optimizer"),
            py::arg("learning_rate"), py::arg("momentum"), py::arg("nesterov"), py::arg("beta1"), py::arg("beta2"),
            py::arg("eps"), py::arg("shuffle"), py::arg("gradient_hook") = py::none());

@@ -124,7 +124,7 @@ T* Network<T>::output_delta(const Rows& rows) {
 }
 
 template <typename T>
-void Network<T>::forward(T* out, const T* x, int n, int upto) {
+void Network<T>::forward(T* out, const T* x, int n, int upto, const std::function<bool(bool)>& stop_requested) {
     BusyGuard guard(busy_);
     if (n < 1) throw std::invalid_argument("forward: need at least one sample");
     if (upto < 0 || upto >= layout_.n_layers) throw std::invalid_argument("forward: layer index out of range");
@@ -137,6 +137,8 @@ void Network<T>::forward(T* out, const T* x, int n, int upto) {
         const int rows = std::min(chunk, n - first);
         forward_layers(whole_batch(rows), x + std::ptrdiff_t(first) * width_in, 0, upto, OutputForm::activations);
         std::memcpy(out + std::ptrdiff_t(first) * width_out, act(upto), sizeof(T) * std::size_t(rows) * width_out);
+        if (first + rows < n && stop_requested && stop_requested(false))
+            throw Interrupted("inference interrupted");
     }
 }
 

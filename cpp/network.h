@@ -69,7 +69,9 @@ class Network {
     std::uint64_t shuffle_state() const { return config_.shuffle_state; }
 
     // out (n, sizes[upto+1]) = activations of layer `upto` (n_layers−1: the output) for x (n, sizes[0]).
-    void forward(T* out, const T* x, int n, int upto);
+    // stop_requested(false), when set, is called between chunks of rows; when it returns true Interrupted is
+    // thrown (out is then only partly written).
+    void forward(T* out, const T* x, int n, int upto, const std::function<bool(bool)>& stop_requested = nullptr);
     // Loss of the whole batch (data loss + sparsity + weight decay); fills grads() when want_grad.
     T loss_and_grad(const T* x, Targets<T> y, int n, bool want_grad);
     // One pass over the data in mini-batches with the chosen optimizer; returns the mean batch loss.

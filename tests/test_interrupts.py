@@ -1,7 +1,8 @@
 """Ctrl-C during training: the native epoch loop looks for signals every ~50 ms between mini-batches, so
 SIGINT stops a long ``train_epoch`` or ``fit`` promptly with KeyboardInterrupt; the network is restored to
 the start of the interrupted epoch (parameters, optimizer state and shuffle state), and an estimator keeps
-the state of its last finished epoch.
+the state of its last finished epoch. Inference (``forward``, and through it every ``predict``) looks between
+its chunks of 4,096 rows.
 
 Each scenario runs in a child process that trains for several seconds and tells the parent (on stdout)
 when it started and when each epoch ended; the parent sends SIGINT in the middle of an epoch and reads the
@@ -63,6 +64,20 @@ CHILD = textwrap.dedent(r'''
             twin_loss = twin.train_epoch(small_X, small_y, 16, optimizer="adam", learning_rate=0.001)
             report["next_epoch_identical"] = bool(np.array_equal(net.get_flat(), twin.get_flat())) and loss == twin_loss
             report["finite"] = bool(np.isfinite(net.forward(X[:100])).all())
+    elif mode == "predict":
+        # inference runs in chunks of 4,096 rows (~0.15 s each here) and looks for signals between them
+        Xp = rng.uniform(0, 1, (120000, 64)).astype(np.float32)  # ~1 TFLOP in all: several seconds
+        net, twin = fastmlp.Network((64, 2048, 2048, 10), seed=0), fastmlp.Network((64, 2048, 2048, 10), seed=0)
+        say("started", time.monotonic())
+        try:
+            net.forward(Xp)
+            report["interrupted"] = False
+        except KeyboardInterrupt:
+            report["caught_at"] = time.monotonic()
+            report["interrupted"] = True
+            report["params_unchanged"] = bool(np.array_equal(net.get_flat(), twin.get_flat()))
+            # not left busy or half-configured: the next call works and matches an untouched twin
+            report["next_call_identical"] = bool(np.array_equal(net.forward(Xp[:5000]), twin.forward(Xp[:5000])))
     else:  # fit, fit_gd: an estimator, a line per finished epoch
         finished = []
 
@@ -138,6 +153,14 @@ def test_ctrl_c_during_train_epoch_restores_the_start_of_the_epoch(threads):
     assert report["shuffle_restored"], "the shuffle state moved on"
     assert report["next_epoch_identical"], "optimizer state not restored: the next epoch differs from a twin's"
     assert report["finite"]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_ctrl_c_during_inference_stops_it_promptly(threads):
+    report, latency = interrupt_child("predict", threads)
+    assert report["interrupted"], "inference finished before the signal: give the child more rows"
+    assert latency < PROMPT_SECONDS, f"KeyboardInterrupt came {latency:.2f} s after SIGINT"
+    assert report["params_unchanged"] and report["next_call_identical"]
 
 
 def check_fit_report(report):
