@@ -168,7 +168,7 @@ def run_worker(contender, case, args):
     except json.JSONDecodeError as exc:
         return {"ok": False, "error": f"unreadable worker output ({exc})"}
     result["process_seconds"] = wall
-    return result
+    return K.check_origin(contender, result, args.other_build)
 
 
 def _median_or_none(values):
@@ -236,7 +236,7 @@ def run_suite(args, argv):
             continue
         ok, reason = K.installed(name, args.other_build)
         contenders[name] = {"label": K.LABELS[name], "available": ok, "reason": reason}
-        if not ok:
+        if not ok and (name != "fastmlp_other" or args.other_build):
             log(f"note: {K.LABELS[name]} skipped: {reason}")
     mach = machine.machine_info()
     mach["source"] = machine.source_info(ROOT)
@@ -312,18 +312,19 @@ def finish(out):
     """Derived numbers: the GEMM rate, each case's fraction of it, fastmlp's speedup over each peer."""
     gemm = next((c for c in out["cases"] if c["kind"] == "gemm"), None)
     rate = None
-    builds = [r for name, r in (gemm or {"results": {}})["results"].items()
-              if name in ("fastmlp", "fastmlp_other") and r.get("status") == "ok"]
+    builds = {name: r for name, r in (gemm or {"results": {}})["results"].items()
+              if name in ("fastmlp", "fastmlp_other") and r.get("status") == "ok"}
     if builds:
         # the machine's rate is a capacity: take the fastest GEMM of all rounds (of either build, when two are
         # compared), not the median, so that a disturbed GEMM round does not inflate every case's '% GEMM'
-        best = min(r.get("best_seconds") or r["seconds"] for r in builds)
+        best = min(r.get("best_seconds") or r["seconds"] for r in builds.values())
         rate = gemm["flops"] / best / 1e9
         p = gemm["params"]
+        which = {("fastmlp",): "", ("fastmlp_other",): " (of the other build only)"}.get(tuple(builds),
+                                                                                        " (of either build)")
         out["gemm_method"] = (f"fastest of all timed fastmlp Network([{p['k']}, {p['n']}], output='identity')"
-                              f".forward calls on a ({p['m']}, {p['k']}) float32 batch"
-                              + (" (either build)" if len(builds) > 1 else "")
-                              + ": one GEMM + bias pass + output allocation, nothing subtracted")
+                              f".forward calls on a ({p['m']}, {p['k']}) float32 batch{which}"
+                              ": one GEMM + bias pass + output allocation, nothing subtracted")
     out["gemm_rate_gflops"] = rate
     probes = [p for case in out["cases"] for res in case["results"].values() for p in res.get("state_probes") or []
               if p is not None]

@@ -18,6 +18,9 @@
 
 #if defined(FASTMLP_MKL)
 #include <mkl_service.h>
+#ifndef _OPENMP
+#error "FASTMLP_BLAS=mkl links MKL's sequential layer and needs OpenMP to thread the products (CMakeLists.txt)"
+#endif
 #elif !defined(FASTMLP_SCIPY_OPENBLAS)
 #define FASTMLP_SYSTEM_BLAS 1
 extern "C" {
@@ -163,8 +166,6 @@ int get_num_threads() {
     return omp_threads();
 #elif defined(FASTMLP_SCIPY_OPENBLAS)
     return scipy_openblas_get_num_threads();
-#elif defined(FASTMLP_MKL)
-    return 1;  // the sequential layer without OpenMP: one thread in all
 #else
     if (openblas_get_num_threads) return openblas_get_num_threads();
     if (MKL_Get_Max_Threads) return MKL_Get_Max_Threads();

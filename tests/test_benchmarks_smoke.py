@@ -111,3 +111,21 @@ def test_other_build_is_timed_beside_the_default_one(tmp_path):
     assert "no fastmlp package in" in missing.stderr
     header = next(line for line in missing.stdout.splitlines() if line.startswith("case "))
     assert "fastmlp" in header and "other build" not in header   # no column for it
+
+
+def test_other_build_imported_from_elsewhere_is_an_error(tmp_path):
+    """An editable install's import hook can win over the worker's PYTHONPATH: the other build's result then
+    says so instead of silently timing the default build twice."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        from benchmarks import contenders as K
+    finally:
+        sys.path.remove(str(ROOT))
+    other = tmp_path / "other"
+    (other / "fastmlp").mkdir(parents=True)
+    inside = {"ok": True, "library": {"path": str(other / "fastmlp")}}
+    assert K.check_origin("fastmlp_other", inside, str(other)) is inside
+    elsewhere = {"ok": True, "library": {"path": str(tmp_path / "site-packages" / "fastmlp")}}
+    checked = K.check_origin("fastmlp_other", elsewhere, str(other))
+    assert checked["ok"] is False and "not from" in checked["error"]
+    assert K.check_origin("fastmlp", elsewhere, str(other)) is elsewhere   # the default build: anywhere

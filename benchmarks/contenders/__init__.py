@@ -78,3 +78,15 @@ def worker_env(name, env, other_build=None):
         env = dict(env, PYTHONPATH=os.pathsep.join(
             p for p in (str(Path(other_build).resolve()), env.get("PYTHONPATH")) if p))
     return env
+
+
+def check_origin(name, result, other_build=None):
+    """The other build's result, turned into an error when the worker imported fastmlp from elsewhere (an
+    editable install of the default build, say, whose import hook comes before PYTHONPATH)."""
+    if name != "fastmlp_other" or not other_build or not result.get("ok"):
+        return result
+    path = result.get("library", {}).get("path", "")
+    root = str(Path(other_build).resolve())
+    if not path or os.path.commonpath([root, str(Path(path).resolve())]) != root:
+        return {"ok": False, "error": f"the worker imported fastmlp from {path or '?'}, not from {root}"}
+    return result
