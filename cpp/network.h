@@ -177,7 +177,8 @@ class BusyGuard {
         bool expected = false;
         if (!busy_.compare_exchange_strong(expected, true))
             throw std::runtime_error(
-                "this Network is already running a call in another thread; use one Network per thread");
+                "this Network is already running a call (from another thread, or this call's own gradient "
+                "hook); use one Network per thread, and no calls into the network from its own hook");
     }
     ~BusyGuard() { busy_.store(false); }
     BusyGuard(const BusyGuard&) = delete;

@@ -169,6 +169,9 @@ def test_quick_study_report_links_only_existing_files(quick_study):
     ["train", "--model", "softmax", "--sparsity-weight", "0.1", "--sample"],
     ["train", "--model", "autoencoder", "--hidden", "64,32", "--sample"],
     ["train", "--model", "mlp", "--hidden", "12,x"],
+    ["train", "--model", "softmax", "--hidden", "64", "--sample"],
+    ["train", "--model", "softmax", "--seed", "-1", "--sample"],
+    ["sweep", "--sample", "--seed", "1,-2"],
     ["evaluate"],
     ["evaluate", "m.npz", "--split", "nope"],
 ])
@@ -236,6 +239,8 @@ def test_info(capsys):
     assert f"fastmlp {fastmlp.__version__}" in out
     assert fastmlp.build_info()["blas"] in out
     assert "threads:" in out and "MNIST:" in out and "Fashion-MNIST:" in out and "shipped MNIST sample" in out
+    for package in ("matplotlib", "tqdm", "scipy", "mpi4py"):  # every optional extra
+        assert package in out.split("optional packages:")[1].splitlines()[0]
 
 
 def test_info_json_lists_search_paths(capsys, tmp_path):

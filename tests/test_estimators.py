@@ -320,3 +320,11 @@ def test_partial_fit_for_the_autoencoder(data):
         ae.partial_fit(X)
         before = ae.loss_curve_[0] if before is None else before
     assert ae.n_iter_ == 20 and ae.loss_curve_[-1] < before
+
+
+def test_score_with_labels_of_another_type_is_an_error_not_zero(data):
+    X, y = data
+    clf = SoftmaxRegression(**FAST).fit(X, y)
+    with pytest.raises(ValueError, match="trained on labels of dtype"):
+        clf.score(X, y.astype(str))
+    assert clf.score(X, y.astype(float)) == clf.score(X, y)   # integral floats compare equal: fine

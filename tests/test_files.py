@@ -167,12 +167,17 @@ def test_a_full_disk_leaves_the_old_file_and_no_temporary(models, tiny_disk):
 
 
 def test_saving_into_a_missing_directory_or_onto_a_directory_fails_cleanly(models, tmp_path):
+    """The errors name the path asked for (never a hidden temporary file) and say what is wrong with it."""
     _, small, _, _ = models
-    with pytest.raises(FileNotFoundError):
-        small.save(tmp_path / "no such dir" / "model.npz")
+    missing = tmp_path / "no such dir" / "model.npz"
+    with pytest.raises(FileNotFoundError, match="does not exist") as info:
+        small.save(missing)
+    assert str(missing) in str(info.value) and ".tmp" not in str(info.value)
     (tmp_path / "taken").mkdir()
-    with pytest.raises(OSError):
-        small.save(tmp_path / "taken")
+    for target in (tmp_path / "taken", str(tmp_path / "taken") + os.sep):
+        with pytest.raises(IsADirectoryError, match="is a directory; give a file name") as info:
+            small.save(target)
+        assert ".tmp" not in str(info.value)
     assert files_in(tmp_path) == ["taken"] and files_in(tmp_path / "taken") == []
 
 
@@ -420,3 +425,11 @@ def test_a_model_file_with_nan_parameters_raises_value_error(models, tmp_path):
     rewrite(good, bad, change_arrays=lambda a: a.update(params=np.full_like(a["params"], np.nan)))
     with pytest.raises(ValueError):
         fastmlp.load(bad)
+
+
+def test_random_bytes_are_not_a_model_and_nothing_suggests_unpickling(tmp_path):
+    path = tmp_path / "random.npz"
+    path.write_bytes(bytes(np.random.default_rng(1).integers(0, 256, 4096, dtype=np.uint8)))
+    with pytest.raises(ValueError, match="not an .npz archive") as info:
+        fastmlp.load(path)
+    assert "pickle" not in str(info.value)

@@ -326,3 +326,13 @@ def test_gradient_hook_sees_the_flat_gradient_before_each_update():
     np.testing.assert_array_equal(net.get_flat(), before)
     with pytest.raises(TypeError, match="gradient_hook"):
         net.train_epoch(X, y, 10, gradient_hook=3)
+
+
+def test_float_class_labels_are_told_apart_from_a_wrong_shape():
+    """(n,) is the shape of labels: a float vector there is a dtype problem, and the error says so."""
+    net = fastmlp.Network([2, 3, 2], seed=0)
+    X = np.zeros((4, 2), np.float32)
+    with pytest.raises(ValueError, match=r"looks like class labels but has dtype float64.*astype\(int\)"):
+        net.train_epoch(X, np.array([0.0, 1.0, 0.0, 1.0]), batch_size=2)
+    with pytest.raises(ValueError, match=r"must have shape \(4, 2\) or integer labels"):
+        net.train_epoch(X, np.zeros(3), batch_size=2)

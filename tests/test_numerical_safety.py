@@ -330,3 +330,17 @@ def test_overflowing_inputs_give_a_clear_error_not_nan(call):
             clf.network_.set_flat(net.get_flat())
             result = clf.predict_proba(X)
         assert np.isfinite(result).all(), f"{call} returned {result}"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_nan_parameters_are_named_as_the_cause(dtype):
+    """NaN set into the parameters is not an overflow of the inputs, nor a learning rate too large."""
+    net = fastmlp.Network([3, 4, 2], seed=0, dtype=dtype)
+    X, y = np.ones((6, 3), dtype), np.array([0, 1, 0, 1, 0, 1])
+    net.weights[0][0, 0] = np.nan
+    for call in (lambda: net.forward(X), lambda: net.loss(X, y), lambda: net.train_epoch(X, y, 2)):
+        with pytest.raises(FloatingPointError, match="parameters contain NaN or inf") as info:
+            call()
+        assert "learning_rate" not in str(info.value)
+    with pytest.raises(_core.DivergenceError):  # still the core's exception type, with the better message
+        net.train_epoch(X, y, 2)

@@ -80,6 +80,10 @@ def as_targets(Y, n_samples, n_outputs, labels_allowed, dtype, name="Y"):
     if arr.ndim == 1 and n_outputs == 1:
         arr = arr.reshape(-1, 1)
     if arr.ndim != 2:
+        if arr.ndim == 1 and labels_allowed and arr.shape[0] == n_samples:  # the shape of labels, not their type
+            raise ValueError(f"{name} looks like class labels but has dtype {arr.dtype}: labels must be integers "
+                             f"in [0, {n_outputs}) (e.g. {name}.astype(int)), or give dense targets of shape "
+                             f"({n_samples}, {n_outputs})")
         expected = f"({n_samples}, {n_outputs})" + (" or integer labels (n,)" if labels_allowed else "")
         raise ValueError(f"{name} must have shape {expected}, got {arr.shape}")
     if arr.shape != (n_samples, n_outputs):

@@ -10,15 +10,23 @@ from ._validation import all_finite, as_features, as_float_array, as_targets, ch
 OPTIMIZERS = ("sgd", "momentum", "adam")
 
 
-def _finite(values, what):
+_NAN_PARAMETERS = ("the network's parameters contain NaN or inf (set by hand, or loaded that way): reinitialise "
+                   "them or set finite ones")
+
+
+def _finite(values, what, params):
     if not all_finite(values):
+        if not all_finite(params):
+            raise FloatingPointError(_NAN_PARAMETERS)
         raise FloatingPointError(f"the network's {what} overflowed to NaN/inf: the inputs or parameters are "
                                  "too large for its dtype")
     return values
 
 
-def _finite_loss(loss):
+def _finite_loss(loss, params):
     if not np.isfinite(loss):
+        if not all_finite(params):
+            raise FloatingPointError(_NAN_PARAMETERS)
         raise FloatingPointError(f"the loss is {float(loss)}: the inputs or parameters are too large for the "
                                  "network's dtype (or the parameters diverged)")
     return float(loss)
@@ -123,7 +131,7 @@ class Network:
     def forward(self, X):
         """Network outputs for X (n_samples, n_in). FloatingPointError if they overflow to NaN/inf."""
         return _finite(self._net.forward(as_features(X, self.layer_sizes[0], self.dtype), self.layout.n_layers - 1),
-                       "outputs")
+                       "outputs", self._params)
 
     def hidden(self, X, layer=0):
         """Activations of hidden layer ``layer`` (0 = first) for X."""
@@ -132,7 +140,7 @@ class Network:
                 or not 0 <= layer < n_hidden:
             raise ValueError(f"layer must be an int in [0, {n_hidden}), got {layer!r}")
         return _finite(self._net.forward(as_features(X, self.layer_sizes[0], self.dtype), int(layer)),
-                       "hidden activations")
+                       "hidden activations", self._params)
 
     def _inputs(self, X, Y):
         reconstructs = Y is X  # an autoencoder's targets are its inputs: convert and scan them once
@@ -145,12 +153,12 @@ class Network:
     def loss(self, X, Y):
         """Loss of the batch: mean data loss + sparsity penalty + weight decay."""
         X, Y = self._inputs(X, Y)
-        return _finite_loss(self._net.loss_and_grad(X, Y, False))
+        return _finite_loss(self._net.loss_and_grad(X, Y, False), self._params)
 
     def loss_and_grad(self, X, Y):
         """(loss, grad_weights, grad_biases) for the whole batch; the gradients are fresh arrays."""
         X, Y = self._inputs(X, Y)
-        loss = _finite_loss(self._net.loss_and_grad(X, Y, True))
+        loss = _finite_loss(self._net.loss_and_grad(X, Y, True), self._params)
         grad = self._grads.copy()
         return loss, self.layout.weight_views(grad), self.layout.bias_views(grad)
 
@@ -160,7 +168,7 @@ class Network:
         theta = self._checked_theta(theta)
         X, Y = self._inputs(X, Y)  # all checked before the parameters change: a bad call leaves them as they were
         self._params[:] = theta
-        loss = _finite_loss(self._net.loss_and_grad(X, Y, True))
+        loss = _finite_loss(self._net.loss_and_grad(X, Y, True), self._params)
         return loss, self._grads.copy()
 
     def train_epoch(self, X, Y, batch_size, optimizer="sgd", learning_rate=0.1, momentum=0.9, nesterov=False,
@@ -183,8 +191,13 @@ class Network:
         eps = check_real(eps, "eps", 0, low_open=True)
         if gradient_hook is not None and not callable(gradient_hook):
             raise TypeError(f"gradient_hook must be callable or None, got {type(gradient_hook).__name__}")
-        return float(self._net.train_epoch(X, Y, batch_size, optimizer, learning_rate, momentum, bool(nesterov),
-                                           beta1, beta2, eps, bool(shuffle), gradient_hook))
+        try:
+            return float(self._net.train_epoch(X, Y, batch_size, optimizer, learning_rate, momentum, bool(nesterov),
+                                               beta1, beta2, eps, bool(shuffle), gradient_hook))
+        except FloatingPointError as exc:  # the epoch was undone: NaN parameters now were NaN before it
+            if not all_finite(self._params):
+                raise type(exc)(_NAN_PARAMETERS) from exc
+            raise
 
     # ------------------------------------------------------------------ copying and pickling
     def _config(self):

@@ -35,7 +35,7 @@ def _info(data_dir):
     return {
         "version": fastmlp.__version__, "python": sys.version.split()[0], "numpy": np.__version__,
         "build_info": fastmlp.build_info(), "threads": fastmlp.get_num_threads(),
-        "optional_packages": {name: _optional_version(name) for name in ("matplotlib", "tqdm", "scipy")},
+        "optional_packages": {name: _optional_version(name) for name in ("matplotlib", "tqdm", "scipy", "mpi4py")},
         "study_parts": {part: part_available(part) for part in ALL_PARTS},
         "data_env": {datasets.DATA_ENV_VAR: os.environ.get(datasets.DATA_ENV_VAR)},
         "user_cache": str(datasets.user_cache_dir()),
@@ -51,7 +51,8 @@ def _cmd_info(args, argv):
         print(json.dumps(info, indent=1))
         return 0
     build = info["build_info"]
-    uses = {"matplotlib": "figures of `fastmlp study`", "tqdm": "progress bars", "scipy": "solver='lbfgs'"}
+    uses = {"matplotlib": "figures of `fastmlp study`", "tqdm": "progress bars", "scipy": "solver='lbfgs'",
+            "mpi4py": "data-parallel training under mpiexec"}
     blas = build.get('blas_config') or build.get('blas')
     if build.get('blas') and build['blas'] not in blas:  # a system BLAS: also say which library file
         blas += f" [{build['blas']}]"

@@ -29,6 +29,16 @@ def _positive_int(text):
     return value
 
 
+def _seed(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
 def _float_in(low, high=None, low_open=False, what="a number"):
     def parse(text):
         try:
@@ -90,7 +100,7 @@ def _data_options(with_sample_note=""):
 def _run_options():
     run = argparse.ArgumentParser(add_help=False)
     group = run.add_argument_group("run")
-    group.add_argument("--seed", type=int, default=0, help="random seed of initialisation and shuffling (default: 0)")
+    group.add_argument("--seed", type=_seed, default=0, help="random seed of initialisation and shuffling (default: 0)")
     group.add_argument("--threads", type=_positive_int, metavar="N",
                        help="threads of the BLAS and OpenMP loops (default: all cores)")
     return run
@@ -180,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     grid.add_argument("--epochs", type=_list_of(_positive_int, "positive integers"), metavar="N[,N...]",
                       help=f"epochs of every classifier and autoencoder (default: {defaults.epochs}; "
                            f"--quick: {QUICK['epochs']})")
-    grid.add_argument("--seed", type=_list_of(int, "integers"), default=[defaults.seed], metavar="S[,S...]",
+    grid.add_argument("--seed", type=_list_of(_seed, "integers >= 0"), default=[defaults.seed], metavar="S[,S...]",
                       help=f"random seeds (default: {defaults.seed})")
     sweep.add_argument("--batch-size", type=_positive_int, default=defaults.batch_size, metavar="N",
                        help=f"mini-batch size of all training (default: {defaults.batch_size})")

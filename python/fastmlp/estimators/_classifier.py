@@ -88,4 +88,9 @@ class BaseNetworkClassifier(BaseNetworkEstimator):
         """Accuracy: the fraction of samples whose predicted label equals y."""
         predicted = self.predict(X)
         y = checks.check_class_labels(y, predicted.shape[0], self)
+        kinds = {y.dtype.kind, self.classes_.dtype.kind}
+        if kinds & set("US") and kinds & set("biuf"):  # strings never equal numbers: the accuracy would read 0
+            raise ValueError(f"y holds labels of dtype {y.dtype}, but the classifier was trained on labels of "
+                             f"dtype {self.classes_.dtype} (classes_ = {self.classes_[:5].tolist()}"
+                             f"{', ...' if len(self.classes_) > 5 else ''})")
         return float(np.mean(predicted == y))

@@ -83,7 +83,12 @@ def save_estimator(estimator, path):
 
 def _write_atomically(path, write):
     path = os.fspath(path)
+    if path.endswith(os.sep) or os.path.isdir(path):
+        raise IsADirectoryError(f"cannot save to {path!r}: it is a directory; give a file name, e.g. "
+                                f"{os.path.join(path, 'model.npz')!r}")
     directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"cannot save to {path!r}: the directory {directory!r} does not exist")
     temporary = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
     try:
         with open(temporary, "xb") as f:
@@ -91,11 +96,13 @@ def _write_atomically(path, write):
             f.flush()
             os.fsync(f.fileno())
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(temporary)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError) and exc.errno is not None:  # name the file asked for, not the temporary one
+            raise type(exc)(exc.errno, f"cannot save to {path!r}: {exc.strerror}") from exc
         raise
     if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
         fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
@@ -130,7 +137,9 @@ def _read(path):
                     raise ValueError(f"member {name!r} is not a NumPy array")
             header = json.loads(arrays.pop("header").tobytes().decode("utf-8"))
         except (ValueError, OSError, EOFError, KeyError, UnicodeDecodeError, zipfile.BadZipFile) as exc:
-            raise ValueError(f"{os.fspath(path)!r} is not a readable fastmlp model file: {exc}") from None
+            # NumPy takes any file that is neither .npy nor .npz for a pickle; fastmlp never unpickles
+            reason = "not an .npz archive of NumPy arrays" if "allow_pickle" in str(exc) else str(exc)
+            raise ValueError(f"{os.fspath(path)!r} is not a readable fastmlp model file: {reason}") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise ValueError(f"{os.fspath(path)!r} is not a fastmlp model file (no {FORMAT!r} header)")
     return header, arrays
