@@ -172,6 +172,8 @@ def test_quick_study_report_links_only_existing_files(quick_study):
     ["train", "--model", "softmax", "--hidden", "64", "--sample"],
     ["train", "--model", "softmax", "--seed", "-1", "--sample"],
     ["sweep", "--sample", "--seed", "1,-2"],
+    ["train", "--model", "softmax", "--data-dir", "/no/such/folder", "--no-download"],
+    ["study", "--data-dir", "/no/such/folder", "--quick"],
     ["evaluate"],
     ["evaluate", "m.npz", "--split", "nope"],
 ])

@@ -1,6 +1,8 @@
 """Helpers shared by the commands: progress reporting, the data options, threads."""
 from __future__ import annotations
 
+import os
+
 
 def _reporter(args):
     from ..study.progress import Reporter
@@ -13,6 +15,8 @@ def _check_data_args(args):
         args.parser.error("--sample is the shipped MNIST sample; it cannot be used with --dataset fashion-mnist")
     if args.sample and args.data_dir:
         args.parser.error("--sample and --data-dir exclude each other (--sample uses no files)")
+    if args.data_dir and not os.path.isdir(args.data_dir):  # a typo, not a reason to fall back to the sample
+        args.parser.error(f"--data-dir {args.data_dir!r} is not a directory")
 
 
 def _locate(args, reporter, allow_sample):

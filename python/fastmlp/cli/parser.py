@@ -83,7 +83,7 @@ def _data_options(with_sample_note=""):
     group.add_argument("--dataset", choices=("mnist", "fashion-mnist"), default="mnist",
                        help="data set (default: mnist)")
     group.add_argument("--data-dir", metavar="DIR",
-                       help="folder searched first for the four data set files (directly or in mnist/ or "
+                       help="folder (it must exist) searched first for the four data set files (directly or in mnist/ or "
                             "fashion-mnist/); then $FASTMLP_DATA, then the user cache")
     group.add_argument("--sample", action="store_true",
                        help="use the MNIST sample shipped with fastmlp (6,000 training / 1,000 test images): "
