@@ -83,8 +83,8 @@ def _data_options(with_sample_note=""):
     group.add_argument("--dataset", choices=("mnist", "fashion-mnist"), default="mnist",
                        help="data set (default: mnist)")
     group.add_argument("--data-dir", metavar="DIR",
-                       help="folder (it must exist) searched first for the four data set files (directly or in mnist/ or "
-                            "fashion-mnist/); then $FASTMLP_DATA, then the user cache")
+                       help="folder (it must exist) searched first for the four data set files (directly or in "
+                            "mnist/ or fashion-mnist/); then $FASTMLP_DATA, then the user cache")
     group.add_argument("--sample", action="store_true",
                        help="use the MNIST sample shipped with fastmlp (6,000 training / 1,000 test images): "
                             "no search, no network" + with_sample_note)

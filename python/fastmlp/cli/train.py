@@ -17,7 +17,8 @@ def _make_estimator(args):
     if model != "sparse-autoencoder" and (args.sparsity_weight is not None or args.sparsity_target is not None):
         args.parser.error("--sparsity-weight and --sparsity-target apply to --model sparse-autoencoder only")
     if model == "softmax" and args.hidden:
-        args.parser.error("--hidden applies to --model mlp and the autoencoders; softmax regression has no hidden layer")
+        args.parser.error("--hidden applies to --model mlp and the autoencoders; softmax regression has no "
+                          "hidden layer")
     hidden = args.hidden or (196,)
     if model in ("autoencoder", "sparse-autoencoder") and len(hidden) != 1:
         args.parser.error(f"an autoencoder has one hidden layer: --hidden takes one width, got {args.hidden}")
