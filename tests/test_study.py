@@ -52,6 +52,32 @@ def test_compare_states_the_lecture_finding_only_when_measured():
     assert "does not fully reproduce" in " ".join(opposite["sentences"])
 
 
+def test_compare_flags_a_collapsed_autoencoder_instead_of_judging_its_features():
+    """An autoencoder whose hidden units are constant over the test images gives chance-level features: the
+    verdict 'degraded' would then be about the training run, not about autoencoder features."""
+    def ae(collapsed):
+        return {"activations_test": {"collapsed": collapsed, "unit_std_max": 0.0001 if collapsed else 0.2,
+                                     "unit_mean_min": 0.9998, "unit_mean_max": 0.9999}}
+    result = compare(_runs(0.92, 0.10, 0.94, 0.98), n_test=10_000, autoencoders={"naive": ae(True),
+                                                                                 "sparse": ae(False)})
+    assert result["collapsed_autoencoders"] == ["naive"]
+    text = " ".join(result["sentences"])
+    assert "Warning: the naive autoencoder collapsed" in text and "sparse autoencoder collapsed" not in text
+    assert result["agrees_with_lecture"] is False and "cannot be judged" in text
+    healthy = compare(_runs(0.92, 0.90, 0.94, 0.98), n_test=10_000, autoencoders={"naive": ae(False),
+                                                                                  "sparse": ae(False)})
+    assert healthy["collapsed_autoencoders"] == [] and healthy["agrees_with_lecture"] is True
+
+
+def test_activation_numbers_call_a_constant_code_collapsed():
+    from fastmlp.study.models import _activation_numbers
+
+    rng = np.random.default_rng(0)
+    constant = np.full((200, 8), 0.9999) + 1e-5 * rng.standard_normal((200, 8))
+    assert _activation_numbers(constant, 0.1)["collapsed"] is True
+    assert _activation_numbers(rng.uniform(0, 1, (200, 8)), 0.1)["collapsed"] is False
+
+
 def test_compare_calls_small_differences_comparable():
     result = compare(_runs(0.900, 0.895, 0.905, 0.91), n_test=1_000)  # margin ≈ 1.9 points
     assert result["verdicts"]["naive_vs_raw"] == "comparable"

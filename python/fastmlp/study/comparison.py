@@ -38,12 +38,15 @@ def _signed_points(x):
     return f"{100 * x:+.2f} points"
 
 
-def compare(classifiers: dict, n_test: int) -> dict:
+def compare(classifiers: dict, n_test: int, autoencoders: dict | None = None) -> dict:
     """The comparison table and the verdicts, from the measured accuracies.
 
     ``classifiers`` maps each name of :data:`MODEL_LABELS` to its numbers. The verdicts compare final
     test accuracies (the last epoch, the same for every model); whether the best-epoch accuracies
-    agree is stated too. Returns {"margin", "rows", "verdicts", "sentences", "agrees_with_lecture"}.
+    agree is stated too. ``autoencoders`` (optional) maps "naive"/"sparse" to the autoencoders' numbers: a
+    collapsed one (every hidden unit constant over the test images) is flagged, since its features' verdict
+    then says that the autoencoder did not train, not how good such features are. Returns {"margin", "rows",
+    "verdicts", "sentences", "agrees_with_lecture", "collapsed_autoencoders"}.
     """
     final = {name: classifiers[name]["final_test_accuracy"] for name in MODEL_LABELS}
     best = {name: classifiers[name]["best_test_accuracy"] for name in MODEL_LABELS}
@@ -98,12 +101,24 @@ def compare(classifiers: dict, n_test: int) -> dict:
         f"The end-to-end backprop network reached {_points(final['backprop'])}, {relation} the best "
         f"softmax model ({MODEL_LABELS[best_other]}, {_points(final[best_other])}; "
         f"{_signed_points(final['backprop'] - final[best_other])}).")
-    lecture = verdicts["naive_vs_raw"] == "lower" and verdicts["sparse_vs_raw"] == "higher"
-    if lecture:
+    collapsed = [kind for kind, numbers in (autoencoders or {}).items() if numbers["activations_test"]["collapsed"]]
+    for kind in collapsed:
+        a = autoencoders[kind]["activations_test"]
+        sentences.append(
+            f"Warning: the {kind} autoencoder collapsed: every hidden unit is nearly constant over the test images "
+            f"(largest standard deviation {a['unit_std_max']:.4f}; unit means {a['unit_mean_min']:.3f}–"
+            f"{a['unit_mean_max']:.3f}), so its features carry almost no information and its verdict above says "
+            "that this autoencoder did not train, not how good autoencoder features are; try more epochs, more "
+            "hidden units or another learning rate.")
+    lecture = verdicts["naive_vs_raw"] == "lower" and verdicts["sparse_vs_raw"] == "higher" and not collapsed
+    if collapsed:
+        sentences.append("Whether these settings reproduce the lecture notes' finding (naive features degrade, "
+                         "sparse features improve) cannot be judged from a collapsed autoencoder.")
+    elif lecture:
         sentences.append("This agrees with the lecture notes: features that are not good enough (naive AE) "
                          "degrade the raw-pixel softmax, good ones (sparse AE) improve it.")
     else:
         sentences.append("This does not fully reproduce the lecture notes' finding (naive features degrade, "
                          "sparse features improve) at this margin and these settings.")
     return {"margin": margin, "rows": rows, "verdicts": verdicts, "sentences": sentences,
-            "agrees_with_lecture": lecture}
+            "agrees_with_lecture": lecture, "collapsed_autoencoders": collapsed}

@@ -51,7 +51,8 @@ def run_features_part(data: StudyData, config: StudyConfig, reporter) -> tuple[d
             ae_arrays["model"], kind, data, config, reporter, title(i + 1))
         i += 2
     numbers["backprop"], arrays["backprop"] = run_backprop_network(data, config, reporter, title(6))
-    numbers["comparison"] = compare({name: numbers[name] for name in MODEL_LABELS}, len(data.X_test))
+    numbers["comparison"] = compare({name: numbers[name] for name in MODEL_LABELS}, len(data.X_test),
+                                    {kind: numbers[f"{kind}_autoencoder"] for kind in ("naive", "sparse")})
     for name in ("raw_softmax", "naive_autoencoder", "naive_ae_softmax", "sparse_autoencoder", "sparse_ae_softmax",
                  "backprop"):
         timings[name] = {"train_seconds": numbers[name]["train_seconds"],

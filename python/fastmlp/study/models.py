@@ -106,11 +106,16 @@ def run_raw_softmax(data: StudyData, config: StudyConfig, reporter, title="softm
 
 
 # ---------------------------------------------------------------------------- 2. autoencoders
+#: below this standard deviation over the test images in every hidden unit, an autoencoder's code is constant
+COLLAPSED_UNIT_STD = 0.01
+
+
 def _activation_numbers(H, target):
     """Statistics of hidden activations H (n_samples, n_hidden) measured on the test images."""
     from .. import kl_sparsity
 
     unit_means = H.mean(axis=0, dtype=np.float64)
+    unit_spread = H.std(axis=0, dtype=np.float64)  # how much each unit varies from image to image
     return {
         "mean_activation": float(unit_means.mean()),
         "mean_activation_per_unit": [float(v) for v in unit_means],
@@ -122,6 +127,10 @@ def _activation_numbers(H, target):
         "fraction_activations_above_0.9": float(np.mean(H > 0.9)),
         "kl_to_target": float(kl_sparsity(H, target)),
         "kl_target": float(target),
+        "unit_std_mean": float(unit_spread.mean()),
+        "unit_std_max": float(unit_spread.max()),
+        # every unit (nearly) the same for every image: the code tells the images apart no better than chance
+        "collapsed": bool(unit_spread.max() < COLLAPSED_UNIT_STD),
     }
 
 
