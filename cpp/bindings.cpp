@@ -11,6 +11,7 @@
 #include "blas.h"
 #include "build_info.h"
 #include "binding_checks.h"
+#include "float_mode.h"
 #include "kernels_api.h"
 #include "network.h"
 
@@ -18,6 +19,18 @@ namespace py = pybind11;
 using namespace fastmlp;
 
 namespace {
+
+// Python called back from inside a native call (a signal handler, a gradient hook) runs in Python's own
+// floating-point mode, not in the core's flush-to-zero mode (float_mode.h): NumPy in a hook sees subnormals.
+// python_mode is read before the call begins.
+class InPython {
+   public:
+    explicit InPython(unsigned python_mode) : mode_(python_mode) {}
+
+   private:
+    InCallerFloatMode mode_;  // first in, last out: the GIL is released before the core's mode comes back
+    py::gil_scoped_acquire gil_;
+};
 
 // Ctrl-C during a long native call: at most every 50 ms, and whenever forced, take the GIL and let Python run
 // its signal handlers. A handler's exception (KeyboardInterrupt) is kept, the core is told to stop (it undoes
@@ -29,7 +42,7 @@ class SignalCheck {
             const auto now = std::chrono::steady_clock::now();
             if (!force && now - last_ < std::chrono::milliseconds(50)) return false;
             last_ = now;
-            py::gil_scoped_acquire acquire;
+            InPython python(python_mode_);
             if (PyErr_CheckSignals() == 0) return false;
             pending_ = std::make_unique<py::error_already_set>();
             return true;
@@ -47,9 +60,12 @@ class SignalCheck {
         }
     }
 
+    unsigned python_mode() const { return python_mode_; }
+
    private:
     std::unique_ptr<py::error_already_set> pending_;
     std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+    const unsigned python_mode_ = read_float_mode();  // constructed before the core's call changes it
 };
 
 // Shape (and alignment) check for an argument: expected dims, −1 means any size.
@@ -188,7 +204,7 @@ void bind_network(py::module_& m, const char* name) {
             if (!gradient_hook.is_none()) {
                 grads_view = buffer_view(net.grads(), net.layout().size, self);
                 reduce = [&](T*, std::ptrdiff_t) {
-                    py::gil_scoped_acquire acquire;
+                    InPython python(signals.python_mode());
                     gradient_hook(grads_view);
                 };
             }

@@ -57,3 +57,38 @@ def test_caller_and_openmp_threads_keep_ieee_arithmetic_after_a_network_call(cal
     done = subprocess.run([sys.executable, "-c", AFTER_A_CALL.format(call=call)], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_python_called_back_mid_call_keeps_ieee_arithmetic():
+    """A gradient hook and a signal handler run Python in the middle of train_epoch / forward: NumPy there must
+    see subnormals as the caller would, not in the core's flush-to-zero mode."""
+    import os
+    import signal
+    import threading
+
+    rng = np.random.default_rng(0)
+    X, y = rng.random((4096, 64), dtype=np.float32), rng.integers(0, 10, 4096)
+    net = fastmlp.Network([64, 256, 10], dtype="float32", seed=0)
+    seen = []
+
+    def keeps_subnormals():
+        return bool(np.array([TINY]) * np.float32(1) > 0)  # DAZ would read TINY as 0
+
+    net.train_epoch(X, y, 256, gradient_hook=lambda grad: seen.append(keeps_subnormals()))
+    assert seen and all(seen), "the gradient hook ran with subnormals flushed"
+
+    handled = []
+    wide = fastmlp.Network([64, 2048, 10], dtype="float32", seed=0)
+    big = rng.random((200_000, 64), dtype=np.float32)  # ~60 GFLOP in 49 chunks: a few hundred ms
+    previous = signal.signal(signal.SIGUSR1, lambda *_: handled.append((keeps_subnormals(), inside.is_set())))
+    inside = threading.Event()
+    try:
+        timer = threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGUSR1))
+        inside.set()
+        timer.start()
+        wide.forward(big)  # the handler runs at forward's next check for signals, between two chunks
+        inside.clear()
+        timer.join()
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert handled == [(True, True)], "the signal handler ran with subnormals flushed (or not during forward)"
