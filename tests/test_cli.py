@@ -170,6 +170,7 @@ def test_quick_study_report_links_only_existing_files(quick_study):
     ["train", "--model", "autoencoder", "--hidden", "64,32", "--sample"],
     ["train", "--model", "mlp", "--hidden", "12,x"],
     ["train", "--model", "softmax", "--hidden", "64", "--sample"],
+    ["train", "--model", "softmax", "--activation", "tanh", "--sample"],
     ["train", "--model", "softmax", "--seed", "-1", "--sample"],
     ["sweep", "--sample", "--seed", "1,-2"],
     ["train", "--model", "softmax", "--data-dir", "/no/such/folder", "--no-download"],

@@ -210,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     options = train.add_argument_group("model and training")
     options.add_argument("--hidden", type=_hidden_sizes, metavar="N[,N...]",
                          help="hidden units (mlp: widths of the hidden layers, e.g. 256,128; default 196)")
-    options.add_argument("--activation", choices=("sigmoid", "tanh", "relu"), default="sigmoid",
+    options.add_argument("--activation", choices=("sigmoid", "tanh", "relu"),
                          help="hidden activation of mlp and autoencoders (default: sigmoid)")
     options.add_argument("--epochs", type=_positive_int, default=20, metavar="N", help="epochs (default: 20)")
     options.add_argument("--solver", choices=("momentum", "sgd", "adam"), default="momentum",

@@ -16,9 +16,10 @@ def _make_estimator(args):
     model = args.model
     if model != "sparse-autoencoder" and (args.sparsity_weight is not None or args.sparsity_target is not None):
         args.parser.error("--sparsity-weight and --sparsity-target apply to --model sparse-autoencoder only")
-    if model == "softmax" and args.hidden:
-        args.parser.error("--hidden applies to --model mlp and the autoencoders; softmax regression has no "
-                          "hidden layer")
+    if model == "softmax" and (args.hidden or args.activation):
+        args.parser.error("--hidden and --activation apply to --model mlp and the autoencoders; softmax "
+                          "regression has no hidden layer")
+    activation = args.activation or "sigmoid"
     hidden = args.hidden or (196,)
     if model in ("autoencoder", "sparse-autoencoder") and len(hidden) != 1:
         args.parser.error(f"an autoencoder has one hidden layer: --hidden takes one width, got {args.hidden}")
@@ -31,13 +32,13 @@ def _make_estimator(args):
     if model == "softmax":
         return fastmlp.SoftmaxRegression(**training)
     if model == "mlp":
-        return fastmlp.MLPClassifier(hidden_layer_sizes=hidden, activation=args.activation, **training)
+        return fastmlp.MLPClassifier(hidden_layer_sizes=hidden, activation=activation, **training)
     sparse = model == "sparse-autoencoder"
-    if sparse and args.activation != "sigmoid":
+    if sparse and activation != "sigmoid":
         args.parser.error("the sparse autoencoder needs --activation sigmoid (its KL penalty compares mean "
                           "activations in (0, 1))")
     return fastmlp.Autoencoder(
-        n_hidden=hidden[0], activation=args.activation,
+        n_hidden=hidden[0], activation=activation,
         sparsity_weight=(0.1 if args.sparsity_weight is None else args.sparsity_weight) if sparse else 0.0,
         sparsity_target=0.2 if args.sparsity_target is None else args.sparsity_target, **training)
 
