@@ -159,7 +159,7 @@ def test_quick_parity_part_writes_its_files(tmp_path):
     result = P.run_parity_part(tmp_path / "out", quick=True)
     names = sorted(p.split("/")[-1] for p in result["files"])
     assert names == ["parity_learning.md", "parity_parameters.png", "parity_table.md"] and not result["skipped"]
-    assert png_size(tmp_path / "out" / "parity_parameters.png") == (640, 420)
+    assert png_size(tmp_path / "out" / "parity_parameters.png") == (1000, 420)  # two panels
     assert (tmp_path / "out" / "parity_parameters.png").stat().st_size > 10_000
     assert "| 64 |" in (tmp_path / "out" / "parity_table.md").read_text(encoding="utf-8")
     json.loads(json.dumps(result))

@@ -133,16 +133,18 @@ def plot_fits(fits, path, hidden_units=None):
     if hidden_units is None:
         fitted = sorted(networks)
         hidden_units = sorted({fitted[round(i * (len(fitted) - 1) / 4)] for i in range(5)})
-    fig = _new_figure()
+    fig = _new_figure(width=8.4)
     ax = fig.add_subplot()
-    ax.scatter(data["X_train"][:, 0], data["y_train"][:, 0], s=6, color="lightgray", label="noisy samples")
-    ax.plot(data["X_grid"][:, 0], data["y_grid"][:, 0], color="black", linewidth=2, label="sin(2πfx)")
+    ax.scatter(data["X_train"][:, 0], data["y_train"][:, 0], s=6, color="lightgray",
+               label=f"{len(data['X_train'])} noisy training samples (σ = {data['noise']:g})")
+    ax.plot(data["X_grid"][:, 0], data["y_grid"][:, 0], color="black", linewidth=2,
+            label=f"clean sin(2π·{data['frequency']:g}·x)")
     for h in hidden_units:
         net = networks[h]
         ax.plot(data["X_grid"][:, 0], net.forward(_scaled(data["X_grid"]).astype(net.dtype))[:, 0],
                 linewidth=1.2, label=f"H = {h}")
     ax.set(xlabel="x", ylabel="y", title=f"Shallow sigmoid nets fitting sin(2π·{data['frequency']:g}·x)")
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the plot: the curve fills it
     fig.savefig(path, dpi=100)
     return Path(path)
 

@@ -122,7 +122,7 @@ def plot_autoencoder_weights(W, path, title):
     ax.set_yticks([])
     ax.set_title(title, fontsize=11)
     ax.set_xlabel(f"{W.shape[0]} hidden units, row by row; each tile = the unit's encoder weights (minus "
-                  "their mean) / their largest |value|", fontsize=8)
+                  "their mean) / their largest |value|:\nwhite = +1, mid-grey = 0, black = −1", fontsize=8)
     return _save(fig, path)
 
 
@@ -172,7 +172,9 @@ def plot_activations(H, labels, unit_means, path, title, target=None):
     bar.set_label("activation σ(z)")
 
     side = fig.add_subplot(grid[1], sharey=ax)
-    side.barh(np.arange(n_units), unit_means, height=1.0, color="#4c72b0")
+    # a dot per unit (bars of 196 units merge into one block): the spread of the unit means stays visible
+    side.plot(unit_means, np.arange(n_units), linestyle="none", marker="o", markersize=2.5, color="#4c72b0",
+              label="one unit")
     mean = float(np.mean(unit_means))
     side.axvline(mean, color="black", linestyle=":", linewidth=1.2, label=f"mean over units {mean:.3f}")
     if target is not None:
@@ -181,7 +183,7 @@ def plot_activations(H, labels, unit_means, path, title, target=None):
     side.set_xlabel("mean over the test images")
     side.set_title("mean activation per unit", fontsize=10)
     side.tick_params(labelleft=False)
-    side.legend(fontsize=8, loc="lower right")
+    side.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), frameon=False)  # clear of the dots
     side.grid(True, axis="x", alpha=0.3)
     fig.suptitle(title, fontsize=12)
     return _save(fig, path)
@@ -215,10 +217,18 @@ def plot_autoencoder_training(runs, path, target=None):
 
 
 # ---------------------------------------------------------------------------- 5. comparison
-def plot_comparison(curves, labels, path, title):
-    """Test accuracy vs epoch of the classifiers on one plot. ``curves``: {name: (epochs, accuracies)}."""
+def plot_comparison(curves, labels, path, title, margin=None, reference="raw_softmax"):
+    """Test accuracy vs epoch of the classifiers on one plot. ``curves``: {name: (epochs, accuracies)}. With
+    ``margin`` (a fraction, the report's), a band of ±margin around the ``reference`` curve: a final accuracy
+    inside it is what the report calls comparable."""
     fig = _figure(8, 5)
     ax = fig.add_subplot()
+    if margin is not None and reference in curves:
+        epochs, accuracy = curves[reference]
+        accuracy = 100 * np.asarray(accuracy, dtype=np.float64)
+        ax.fill_between(epochs, accuracy - 100 * margin, accuracy + 100 * margin, color=COLORS.get(reference),
+                        alpha=0.15, linewidth=0,
+                        label=f"{labels[reference]} ± {100 * margin:.2f} points: 'comparable' in the report")
     lows = []
     for name, (epochs, accuracy) in curves.items():
         accuracy = 100 * np.asarray(accuracy, dtype=np.float64)

@@ -69,7 +69,8 @@ def draw_feature_figures(numbers, arrays, data, config: StudyConfig, out_dir, re
                   for name in MODEL_LABELS}
         size = f"{len(data.X_test):,} test images" + (", shipped sample" if data.is_sample else "")
         done(figures.plot_comparison(curves, MODEL_LABELS, out_dir / names["comparison"],
-                                     f"{data.title}: test accuracy vs epoch ({size})"))
+                                     f"{data.title}: test accuracy vs epoch ({size})",
+                                     margin=numbers["comparison"]["margin"]))
     finally:
         bar.close()
     return files
