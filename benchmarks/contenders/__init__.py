@@ -37,7 +37,8 @@ LABELS = {
     "torch": "PyTorch (CPU, eager)",
     "sklearn": "scikit-learn MLPClassifier",
 }
-IMPORT_NAMES = {"fastmlp": "fastmlp", "fastmlp_other": "fastmlp", "numpy_ref": "fastmlp", "torch": "torch", "sklearn": "sklearn"}
+IMPORT_NAMES = {"fastmlp": "fastmlp", "fastmlp_other": "fastmlp", "numpy_ref": "fastmlp", "torch": "torch",
+                "sklearn": "sklearn"}
 
 
 class Work:
