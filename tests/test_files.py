@@ -121,12 +121,22 @@ def test_sigkill_mid_save_leaves_the_old_file_intact(models, tmp_path):
     assert proc.returncode == -signal.SIGKILL
     assert target.read_bytes() == old_bytes
     same_predictions(fastmlp.load(target), small, X)
-    # Nothing can clean up after SIGKILL: the partial archive stays as a hidden temporary beside the target,
-    # never under the target's name, and does not get in the way of the next save.
+    # Nothing can clean up at SIGKILL: the partial archive stays as a hidden temporary beside the target,
+    # never under the target's name, and does not get in the way of the next save. A later save to the same
+    # path removes it once it is an hour old (younger, it could be another process's save in progress).
     leftovers = [name for name in files_in(tmp_path) if name != "model.npz"]
     assert all(name.startswith(".model.npz.") and name.endswith(".tmp") for name in leftovers), leftovers
     small.save(target)
     same_predictions(fastmlp.load(target), small, X)
+    assert [name for name in files_in(tmp_path) if name != "model.npz"] == leftovers  # too young to remove
+    for name in leftovers:
+        two_hours_ago = os.stat(tmp_path / name).st_mtime - 7200
+        os.utime(tmp_path / name, (two_hours_ago, two_hours_ago))
+    unrelated = tmp_path / ".other.npz.0123456789ab.tmp"  # another target's temporary: left alone
+    unrelated.write_bytes(b"x")
+    os.utime(unrelated, (0, 0))
+    small.save(target)
+    assert files_in(tmp_path) == [".other.npz.0123456789ab.tmp", "model.npz"]
 
 
 @pytest.fixture

@@ -19,7 +19,9 @@ from __future__ import annotations
 import json
 import numbers
 import os
+import re
 import secrets
+import time
 import zipfile
 
 import numpy as np
@@ -81,6 +83,28 @@ def save_estimator(estimator, path):
     _write_atomically(path, lambda f: np.savez(f, **arrays))
 
 
+#: a temporary file of a save this old was left by a killed process (a save takes well under a second); younger
+#: ones may belong to a save running right now in another process
+STALE_TEMPORARY_SECONDS = 3600
+
+
+def _remove_stale_temporaries(directory, name):
+    """Delete the temporaries ``.<name>.<12 hex digits>.tmp`` that a killed save left beside ``name``."""
+    pattern = re.compile(rf"\.{re.escape(name)}\.[0-9a-f]{{12}}\.tmp")
+    now = time.time()
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if pattern.fullmatch(entry.name) and now - entry.stat(follow_symlinks=False).st_mtime > \
+                    STALE_TEMPORARY_SECONDS and entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
+        except OSError:  # gone meanwhile, or not ours to remove: the save goes on
+            pass
+
+
 def _write_atomically(path, write):
     path = os.fspath(path)
     if path.endswith(os.sep) or os.path.isdir(path):
@@ -89,6 +113,7 @@ def _write_atomically(path, write):
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"cannot save to {path!r}: the directory {directory!r} does not exist")
+    _remove_stale_temporaries(directory, os.path.basename(path))
     temporary = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
     try:
         with open(temporary, "xb") as f:
