@@ -328,3 +328,77 @@ def test_score_with_labels_of_another_type_is_an_error_not_zero(data):
     with pytest.raises(ValueError, match="trained on labels of dtype"):
         clf.score(X, y.astype(str))
     assert clf.score(X, y.astype(float)) == clf.score(X, y)   # integral floats compare equal: fine
+
+
+def test_warm_start_restarts_the_optimizer_state_when_its_hyper_parameters_change(data):
+    """The documented rule: changing a hyper-parameter the optimizer state belongs to (here the learning rate)
+    between warm-started fits starts velocity / Adam moments afresh, as a pickled copy (which keeps no
+    optimizer state) would; an unchanged one keeps them."""
+    import pickle
+
+    X, y = data
+    for solver in ("momentum", "adam"):
+        make = lambda: MLPClassifier((4,), solver=solver, max_epochs=2, random_state=0,  # noqa: E731
+                                     warm_start=True).fit(X, y)
+        changed, copy = make(), pickle.loads(pickle.dumps(make()))
+        changed.set_params(learning_rate=0.002).fit(X, y)
+        copy.set_params(learning_rate=0.002).fit(X, y)
+        np.testing.assert_array_equal(changed.network_.get_flat(), copy.network_.get_flat())
+        kept, copy = make(), pickle.loads(pickle.dumps(make()))
+        kept.fit(X, y)
+        copy.fit(X, y)
+        assert not np.array_equal(kept.network_.get_flat(), copy.network_.get_flat()), solver
+
+
+def test_early_stopping_attributes_describe_the_last_fit(data):
+    X, y = data
+    clf = MLPClassifier((4,), max_epochs=3, n_iter_no_change=10, early_stopping=True, warm_start=True,
+                        random_state=0).fit(X, y)
+    assert len(clf.validation_scores_) == 3 and clf.best_validation_score_ is not None
+    clf.set_params(early_stopping=False).fit(X, y)
+    assert clf.validation_scores_ is None and clf.best_validation_score_ is None
+    assert len(clf.history_) == 6
+    clf.set_params(early_stopping=True).fit(X, y)
+    assert len(clf.validation_scores_) == 3
+
+
+def test_score_with_object_string_labels_against_numbers_is_an_error(data):
+    X, y = data
+    names = np.array(["a", "b", "c"], dtype=object)[y]
+    clf = SoftmaxRegression(**FAST).fit(X, names)
+    with pytest.raises(ValueError, match="trained on labels of dtype"):
+        clf.score(X, y)
+
+
+def test_save_keeps_a_numpy_dtype_and_an_array_of_layer_sizes(data, tmp_path):
+    X, y = data
+    clf = MLPClassifier(np.array([5, 3]), dtype=np.float64, max_epochs=2, random_state=0).fit(X, y)
+    clf.save(tmp_path / "m.npz")
+    loaded = fastmlp.load(tmp_path / "m.npz")
+    assert loaded.get_params()["dtype"] == "float64" and tuple(loaded.hidden_layer_sizes) == (5, 3)
+    loaded.fit(X, y)   # the stored hyper-parameters fit again
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.fit(X, y).predict_proba(X))
+
+
+def test_plain_input_mistakes_get_named(data):
+    X, y = data
+    clf = SoftmaxRegression(**FAST).fit(X, y)
+    with pytest.raises(ValueError, match="X is None"):
+        clf.predict(None)
+    with pytest.raises(ValueError, match="beyond the range of float64"):
+        clf.predict([[10 ** 400] * X.shape[1]])
+    with pytest.raises(ValueError, match="no hidden layer"):
+        fastmlp.Network([4, 3]).hidden(np.zeros((2, 4), np.float32))
+    with pytest.raises(ValueError, match="at most"):
+        fastmlp.set_num_threads(2 ** 40)
+
+
+def test_binary_cross_entropy_targets_must_be_probabilities():
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match=r"must lie in \[0, 1\] for the binary cross-entropy"):
+        Autoencoder(n_hidden=3, loss="binary_cross_entropy", sparsity_weight=0, max_epochs=2).fit(
+            rng.uniform(size=(40, 6)) * 4 - 1)
+    net = fastmlp.Network([2, 1], output="sigmoid")
+    with pytest.raises(ValueError, match=r"Y must lie in \[0, 1\]"):
+        net.loss(np.zeros((3, 2), np.float32), np.full((3, 1), 5.0))
+    assert np.isfinite(net.loss(np.zeros((3, 2), np.float32), np.full((3, 1), 1.0)))

@@ -68,9 +68,16 @@ def build_info():
     return info
 
 
+#: more threads than any machine fastmlp runs on has cores (OpenMP would create them all)
+MAX_THREADS = 4096
+
+
 def set_num_threads(n):
     """Set the BLAS and OpenMP thread counts together."""
-    _core.set_num_threads(check_positive_int(n, "n"))
+    n = check_positive_int(n, "n")
+    if n > MAX_THREADS:
+        raise ValueError(f"n must be at most {MAX_THREADS} threads, got {n}")
+    _core.set_num_threads(n)
 
 
 def get_num_threads():

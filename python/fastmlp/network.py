@@ -136,6 +136,9 @@ class Network:
     def hidden(self, X, layer=0):
         """Activations of hidden layer ``layer`` (0 = first) for X."""
         n_hidden = self.layout.n_layers - 1
+        if n_hidden == 0:
+            raise ValueError(f"this network has no hidden layer (layer_sizes {self.layer_sizes}); forward gives "
+                             "its outputs")
         if isinstance(layer, (bool, np.bool_)) or not isinstance(layer, (int, np.integer)) \
                 or not 0 <= layer < n_hidden:
             raise ValueError(f"layer must be an int in [0, {n_hidden}), got {layer!r}")
@@ -146,8 +149,15 @@ class Network:
         reconstructs = Y is X  # an autoencoder's targets are its inputs: convert and scan them once
         X = as_features(X, self.layer_sizes[0], self.dtype)
         if reconstructs and X.shape[1] == self.layer_sizes[-1]:
-            return X, X
-        Y = as_targets(Y, X.shape[0], self.layer_sizes[-1], self.output == "softmax", self.dtype)
+            Y = X
+        else:
+            Y = as_targets(Y, X.shape[0], self.layer_sizes[-1], self.output == "softmax", self.dtype)
+        if self.loss_name == "binary_cross_entropy":  # its targets are probabilities: outside [0, 1] no minimum
+            low, high = float(Y.min()), float(Y.max())
+            if low < 0 or high > 1:
+                raise ValueError(f"{'X (the targets of this reconstruction)' if Y is X else 'Y'} must lie in "
+                                 f"[0, 1] for the binary cross-entropy loss, got values in [{low:g}, {high:g}]; "
+                                 "scale them, or use loss='squared_error'")
         return X, Y
 
     def loss(self, X, Y):

@@ -191,8 +191,10 @@ def adam_update(theta, m, v, grad, learning_rate, beta1, beta2, eps, step):
 
 # ---------------------------------------------------------------- whole network
 class Network:
-    """NumPy mirror of :class:`fastmlp.Network`: same constructor, same parameters for the same seed,
-    same shuffling for the same seed, same losses and gradients (to round-off)."""
+    """NumPy mirror of :class:`fastmlp.Network`'s computation: same constructor, same parameters for the same
+    seed, same shuffling for the same seed, same forward, losses, gradients and ``train_epoch`` updates (to
+    round-off). Not its conveniences: no ``gradient_hook``, ``loss_and_grad_flat``, ``set_parameters`` or
+    ``n_parameters``."""
 
     def __init__(self, layer_sizes, hidden_activation="sigmoid", output="softmax", loss=None,
                  sparsity_target=None, sparsity_weight=0.0, weight_decay=0.0, tied_weights=False,

@@ -86,7 +86,8 @@ FITTED_ATTRIBUTES_DOC = """\
         One record per epoch: ``{"epoch", "loss", "validation_score", "seconds"}`` (validation_score is
         None without early stopping).
     validation_scores_ : list of float or None
-        The validation score per epoch with early stopping, else None.
+        The validation score per epoch of the last ``fit``, with early stopping, else None (``history_``
+        keeps every epoch's, across warm-started fits).
     best_validation_score_ : float or None
         The best validation score of the last ``fit`` (early stopping), else None.
     best_loss_ : float
@@ -157,18 +158,21 @@ class BaseNetworkEstimator(EstimatorAPI):
                     sparsity_weight=network.sparsity_weight, tied_weights=network.tied_weights,
                     weight_decay=network.weight_decay, dtype=network.dtype.name)
 
-    def _continued_network(self, n_outputs):
-        """The fitted network, rebuilt around the same parameters if non-architectural hyper-parameters
-        (weight decay, sparsity, loss, dtype) changed since it was made."""
+    def _continued_network(self, n_outputs, restart_optimizer=False):
+        """The fitted network, rebuilt around the same parameters and shuffle state, with its optimizer state
+        (velocity, Adam moments) started afresh, if non-architectural hyper-parameters (weight decay, sparsity,
+        loss, dtype) changed since it was made, or with ``restart_optimizer`` (the optimizer's did)."""
         wanted = self._full_network_spec(self.n_features_in_, n_outputs)
         current = self._current_spec(self.network_)
         for key in ("layer_sizes", "tied_weights", "hidden_activation", "output"):
             if tuple(np.atleast_1d(wanted[key])) != tuple(np.atleast_1d(current[key])):
                 raise ValueError(f"cannot continue training: the network's {key} would change from "
                                  f"{current[key]!r} to {wanted[key]!r}; fit with warm_start=False")
-        if wanted != current:
-            network = Network(**wanted, seed=0)
-            network.set_flat(self.network_.get_flat().astype(network.dtype))
+        if wanted != current or restart_optimizer:
+            state = self.network_.__getstate__()  # what a pickle keeps: no optimizer state
+            state["config"], state["params"] = wanted, state["params"].astype(np.dtype(wanted["dtype"]))
+            network = Network.__new__(Network)
+            network.__setstate__(state)
             self.network_ = network
         return self.network_
 
@@ -226,13 +230,16 @@ class BaseNetworkEstimator(EstimatorAPI):
         validation = None
         if options.early_stopping and not partial:
             X, T, validation = self._split_validation(X, T, options.validation_fraction, split_seed)
+        # the optimizer state belongs to these: any change between fits restarts it (warm_start, partial_fit)
+        optimizer = (options.optimizer, options.learning_rate, options.momentum, options.nesterov)
         if continuing:
-            network = self._continued_network(n_outputs)
+            network = self._continued_network(n_outputs, getattr(self, "_optimizer", optimizer) != optimizer)
         else:
             network = Network(**self._full_network_spec(X.shape[1], n_outputs), seed=network_seed)
             if init_from is not None:
                 self._initialise_from(network, init_from)
             self._start_fresh(network, X.shape[1], new_attributes or {})
+        self._optimizer = optimizer
 
         if partial:  # one epoch: no validation split, no callbacks, no progress display
             monitor = EpochMonitor(self, network, options, run_callbacks=False)
@@ -241,8 +248,9 @@ class BaseNetworkEstimator(EstimatorAPI):
             monitor.end_epoch(train_epoch(self, network, X, T, options, batch_size), started)
             return self
 
-        if validation is not None and self.validation_scores_ is None:
-            self.validation_scores_ = []
+        # both describe this fit (history_ keeps every epoch's validation score, None without early stopping)
+        self.validation_scores_ = [] if validation is not None else None
+        self.best_validation_score_ = None
         progress = make_progress(options.verbose and rank0, type(self).__name__, options.max_epochs)
         monitor = EpochMonitor(self, network, options, validation=validation, progress=progress)
         try:

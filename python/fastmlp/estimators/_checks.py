@@ -27,6 +27,8 @@ def check_X(X, dtype, estimator, n_features=None, name="X"):
     Object arrays of numbers are converted; sparse matrices, complex numbers, 1-D arrays, empty arrays,
     NaN/inf and (with ``n_features``) a wrong number of features raise errors scikit-learn recognises.
     """
+    if X is None:
+        raise ValueError(f"{name} is None; expected an array of shape (n_samples, n_features)")
     if _is_sparse(X):
         raise TypeError(f"{name} is a sparse matrix; {type(estimator).__name__} needs dense input "
                         f"(use {name}.toarray())")
@@ -34,6 +36,8 @@ def check_X(X, dtype, estimator, n_features=None, name="X"):
         arr = np.asarray(X)
         if arr.dtype.kind == "O":
             arr = arr.astype(np.float64)
+    except OverflowError as exc:  # a Python int beyond float64
+        raise ValueError(f"{name} holds a number beyond the range of float64 ({exc})") from None
     except (TypeError, ValueError) as exc:  # ragged nesting, or an element that is not a number
         raise TypeError(f"{name} must be an array of real numbers: {exc}") from None
     if arr.dtype.kind == "c":

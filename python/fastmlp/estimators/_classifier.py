@@ -8,11 +8,21 @@ plus the weight-decay penalty.
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from . import _checks as checks
 from ._base import BaseNetworkEstimator
 
+
+def _label_kind(labels):
+    """'text', 'number' or None for an array of class labels (an object array by its first element)."""
+    kind = labels.dtype.kind
+    if kind == "O" and labels.size:
+        first = labels.flat[0]
+        kind = "U" if isinstance(first, str) else "f" if isinstance(first, numbers.Number) else "O"
+    return "text" if kind in "US" else "number" if kind in "biuf" else None
 
 class BaseNetworkClassifier(BaseNetworkEstimator):
     """Softmax output, cross-entropy loss, arbitrary labels."""
@@ -88,8 +98,7 @@ class BaseNetworkClassifier(BaseNetworkEstimator):
         """Accuracy: the fraction of samples whose predicted label equals y."""
         predicted = self.predict(X)
         y = checks.check_class_labels(y, predicted.shape[0], self)
-        kinds = {y.dtype.kind, self.classes_.dtype.kind}
-        if kinds & set("US") and kinds & set("biuf"):  # strings never equal numbers: the accuracy would read 0
+        if {_label_kind(y), _label_kind(self.classes_)} == {"text", "number"}:  # never equal: accuracy 0
             raise ValueError(f"y holds labels of dtype {y.dtype}, but the classifier was trained on labels of "
                              f"dtype {self.classes_.dtype} (classes_ = {self.classes_[:5].tolist()}"
                              f"{', ...' if len(self.classes_) > 5 else ''})")

@@ -41,6 +41,10 @@ def _json_value(value):
         return value.item()
     if isinstance(value, numbers.Number):
         return value
+    if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
+        return np.dtype(value).name  # dtype=np.float64 is stored as "float64", which fit accepts the same
+    if isinstance(value, np.ndarray) and value.ndim == 1:
+        value = value.tolist()  # e.g. hidden_layer_sizes=np.array([64, 32])
     if isinstance(value, (list, tuple)):
         return [_json_value(v) for v in value]
     if isinstance(value, dict):
