@@ -411,3 +411,8 @@ def test_sinusoid_shapes_determinism_and_noise():
 def test_sinusoid_rejects_bad_arguments(kwargs, word):
     with pytest.raises(ValueError, match=word):
         datasets.sinusoid(**kwargs)
+
+
+def test_parity_bipolar_must_be_a_bool():
+    with pytest.raises(ValueError, match="bipolar must be True or False"):
+        datasets.parity(3, bipolar="no")

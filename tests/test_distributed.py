@@ -218,6 +218,39 @@ def test_sweep_under_mpiexec_deals_runs_to_ranks_and_isolates_a_crash(tmp_path):
     assert done.stdout.count("runs succeeded") == 1  # one table, written by rank 0
 
 
+THREADS_CLI = """\
+import sys
+import fastmlp
+from mpi4py import MPI
+from fastmlp import cli, distributed
+code = cli.main(sys.argv[1:])
+share = distributed.threads_per_rank(MPI.COMM_WORLD)
+with open(f"threads{MPI.COMM_WORLD.rank}.txt", "w") as f:  # a file per rank: their stdout lines interleave
+    f.write(f"{fastmlp.get_num_threads()} {share}")
+sys.exit(code)
+"""
+
+
+def test_ranks_on_one_machine_share_its_cores(tmp_path):
+    """Without --threads or OMP_NUM_THREADS, `fastmlp train` under mpiexec runs cores ÷ ranks threads per rank
+    (each rank taking every core made the ranks fight over them: 14× slower on 2 cores)."""
+    (tmp_path / "cli.py").write_text(THREADS_CLI)
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    command = [MPIEXEC, "-n", str(N_RANKS), sys.executable, "cli.py", "train", "--model", "softmax", "--sample",
+               "--epochs", "1", "--out", "m.npz"]
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    expected = max(1, len(os.sched_getaffinity(0)) // N_RANKS)
+
+    def reports():
+        return [tuple(map(int, (tmp_path / f"threads{rank}.txt").read_text().split())) for rank in range(N_RANKS)]
+    assert reports() == [(expected, expected)] * N_RANKS
+    done = subprocess.run(command + ["--threads", "2"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert reports() == [(2, expected)] * N_RANKS   # --threads decides
+
+
 def test_missing_mpi4py_gives_install_hint(monkeypatch):
     monkeypatch.setitem(sys.modules, "mpi4py", None)
     with pytest.raises(ImportError, match=r"pip install fastmlp\[mpi\]"):

@@ -63,6 +63,20 @@ def launched_world():
     return world if world.Get_size() > 1 else None
 
 
+def threads_per_rank(comm):
+    """The threads each rank should use so that the ranks on one machine share its cores rather than each
+    taking all of them: the cores this process may run on, divided by the ranks on this machine (at least 1).
+    A launcher that pinned the rank to fewer cores than the machine has decides alone (its pinning is the
+    share). On 2 cores, ``mpiexec -n 2 fastmlp train --model mlp --hidden 256 --sample --epochs 3`` took 0.5 s
+    with one thread per rank and 5.0 s with two."""
+    cores = os.cpu_count() or 1
+    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
+    if allowed < cores:
+        return max(1, allowed)
+    on_this_machine = comm.Split_type(_mpi().COMM_TYPE_SHARED).Get_size()
+    return max(1, allowed // on_this_machine)
+
+
 def shard_indices(n_samples, batch_size, rank, size):
     """The rows of ``n_samples`` that rank ``rank`` of ``size`` trains on, for a per-rank batch
     ``batch_size`` (global batch ``batch_size·size``); see the module docstring for the layout.

@@ -99,7 +99,8 @@ def _run_options():
     group = run.add_argument_group("run")
     group.add_argument("--seed", type=_seed, default=0, help="random seed of initialisation and shuffling (default: 0)")
     group.add_argument("--threads", type=_positive_int, metavar="N",
-                       help="threads of the BLAS and OpenMP loops (default: all cores)")
+                       help="threads of the BLAS and OpenMP loops (default: all cores; under mpiexec, "
+                            "train shares a machine's cores among its ranks)")
     return run
 
 

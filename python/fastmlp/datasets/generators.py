@@ -25,8 +25,10 @@ def parity(n_bits: int, bipolar: bool = True) -> tuple[np.ndarray, np.ndarray]:
     else 1 (odd) and 0 (even).
 
     Raises:
-        ValueError: ``n_bits`` is not an int in 1..24.
+        ValueError: ``n_bits`` is not an int in 1..24, or ``bipolar`` is not a bool.
     """
+    if not isinstance(bipolar, (bool, np.bool_)):  # "no" would read as true
+        raise ValueError(f"bipolar must be True or False, got {bipolar!r}")
     if isinstance(n_bits, bool) or not isinstance(n_bits, numbers.Integral):
         raise ValueError(f"n_bits must be an int from 1 to {MAX_PARITY_BITS}, got {n_bits!r}")
     n_bits = int(n_bits)
