@@ -69,12 +69,12 @@ def threads_per_rank(comm):
     A launcher that pinned the rank to fewer cores than the machine has decides alone (its pinning is the
     share). On 2 cores, ``mpiexec -n 2 fastmlp train --model mlp --hidden 256 --sample --epochs 3`` took 0.5 s
     with one thread per rank and 5.0 s with two."""
+    node = comm.Split_type(_mpi().COMM_TYPE_SHARED)  # collective: called on every rank before any decision
+    on_this_machine = node.Get_size()
+    node.Free()
     cores = os.cpu_count() or 1
     allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
-    if allowed < cores:
-        return max(1, allowed)
-    on_this_machine = comm.Split_type(_mpi().COMM_TYPE_SHARED).Get_size()
-    return max(1, allowed // on_this_machine)
+    return max(1, allowed if allowed < cores else allowed // on_this_machine)
 
 
 def shard_indices(n_samples, batch_size, rank, size):

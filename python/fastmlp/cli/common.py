@@ -55,11 +55,19 @@ def _load_shard(args, reporter, comm):
     return (source, n_images, *_load_split(source, args.split, rows=rows))
 
 
-def _set_threads(args):
-    if getattr(args, "threads", None) is not None:
-        import fastmlp
+def _set_threads(args, comm=None):
+    """--threads if given; else, under MPI (``comm``) and without OMP_NUM_THREADS, the ranks on a machine share
+    its cores (distributed.threads_per_rank); else the default, all cores."""
+    import fastmlp
 
+    if getattr(args, "threads", None) is not None:
         fastmlp.set_num_threads(args.threads)
+    elif comm is not None:
+        from ..distributed import threads_per_rank
+
+        share = threads_per_rank(comm)  # collective: every rank calls it, OMP_NUM_THREADS or not
+        if "OMP_NUM_THREADS" not in os.environ:
+            fastmlp.set_num_threads(share)
 
 
 def _mpi_world():

@@ -67,13 +67,8 @@ def _cmd_train(args, argv):
     out_dir = os.path.dirname(os.path.abspath(args.out))
     if not os.path.isdir(out_dir):
         raise CommandError(f"cannot save to {args.out}: folder {out_dir} does not exist")
-    _set_threads(args)
     comm = _mpi_world()  # under mpiexec with several ranks: data-parallel, each rank trains on its shard
-    if comm is not None and args.threads is None and "OMP_NUM_THREADS" not in os.environ:
-        import fastmlp
-        from ..distributed import threads_per_rank
-
-        fastmlp.set_num_threads(threads_per_rank(comm))  # the ranks on a machine share its cores
+    _set_threads(args, comm)
     rank0 = comm is None or comm.Get_rank() == 0
     if not rank0:
         args.quiet = True
