@@ -90,11 +90,16 @@ def save_estimator(estimator, path):
 #: a temporary file of a save this old was left by a killed process (a save takes well under a second); younger
 #: ones may belong to a save running right now in another process
 STALE_TEMPORARY_SECONDS = 3600
+_TOKEN_BYTES = 6  # a temporary is named .<name>.<2·_TOKEN_BYTES hex digits>.tmp
+
+
+def _temporary_path(directory, name):
+    return os.path.join(directory, f".{name}.{secrets.token_hex(_TOKEN_BYTES)}.tmp")
 
 
 def _remove_stale_temporaries(directory, name):
-    """Delete the temporaries ``.<name>.<12 hex digits>.tmp`` that a killed save left beside ``name``."""
-    pattern = re.compile(rf"\.{re.escape(name)}\.[0-9a-f]{{12}}\.tmp")
+    """Delete the temporaries (see _temporary_path) that a killed save left beside ``name``."""
+    pattern = re.compile(rf"\.{re.escape(name)}\.[0-9a-f]{{{2 * _TOKEN_BYTES}}}\.tmp")
     now = time.time()
     try:
         entries = list(os.scandir(directory))
@@ -118,7 +123,7 @@ def _write_atomically(path, write):
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"cannot save to {path!r}: the directory {directory!r} does not exist")
     _remove_stale_temporaries(directory, os.path.basename(path))
-    temporary = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
+    temporary = _temporary_path(directory, os.path.basename(path))
     try:
         with open(temporary, "xb") as f:
             write(f)
