@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "network.h"
 #include "optimizers.h"
@@ -138,19 +139,28 @@ T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o
             undo_epoch();
             throw;
         }
-        if (!std::isfinite(loss)) {
+        const auto diverged = [&](const std::string& what) {
             undo_epoch();
-            throw DivergenceError("the training loss became " + std::string(std::isnan(loss) ? "nan" : "inf") +
-                                  " at mini-batch " + std::to_string(b + 1) + " (samples " + std::to_string(first) +
-                                  ".." + std::to_string(first + m - 1) + " of the epoch's order); parameters were "
-                                  "restored to the start of the epoch; try a smaller learning_rate");
-        }
+            return DivergenceError(what + " at mini-batch " + std::to_string(b + 1) + " (samples " +
+                                   std::to_string(first) + ".." + std::to_string(first + m - 1) + " of the epoch's "
+                                   "order); parameters were restored to the start of the epoch; try a smaller "
+                                   "learning_rate");
+        };
+        const auto loss_became = [&] {  // built only when needed: no allocation per step
+            return "the training loss became " + std::string(std::isnan(loss) ? "nan" : "inf");
+        };
+        // With a gradient reduction (data-parallel ranks) a rank must not stop alone, leaving the others waiting
+        // in the reduction: it hands the reduction a gradient of NaN instead, so that every rank's reduced
+        // gradient is NaN and all stop at this same mini-batch (the check after reduce_gradients below).
+        if (!std::isfinite(loss) && !reduce_gradients) throw diverged(loss_became());
         total += double(loss) * m;
         if (fused_sgd && !chunked) {
             // The update happens inside backward's GEMMs: W ← W − ρ·∂E/∂W.
             backward(batch_rows, xb, params_.data(), -T(o.learning_rate), true);
         } else {
-            if (!chunked) {  // chunked_loss_and_grad left the gradient already
+            if (!std::isfinite(loss)) {
+                std::fill(grads_.begin(), grads_.end(), std::numeric_limits<T>::quiet_NaN());
+            } else if (!chunked) {  // chunked_loss_and_grad left the gradient already
                 backward(batch_rows, xb, grads_.data(), T(1), false);
                 add_weight_decay_gradient();
             }
@@ -161,6 +171,10 @@ T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o
                     undo_epoch();
                     throw;
                 }
+                if (!std::isfinite(loss)) throw diverged(loss_became());
+                if (!all_finite(grads_.data(), layout_.size))
+                    throw diverged("the gradient became nan or inf in gradient_hook's reduction (on data-parallel "
+                                   "ranks: another rank's loss diverged)");
             }
             optimizer_step(o);
         }

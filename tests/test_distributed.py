@@ -79,6 +79,14 @@ def test_shard_layout_matches_global_batches():
             np.testing.assert_array_equal(together, np.arange(len(together)) + first * size)
 
 
+@pytest.mark.parametrize("bad", [dict(batch_size=64.5), dict(n_samples=1000.0), dict(rank=np.float64(0))])
+def test_shard_indices_refuses_non_integers(bad):
+    arguments = dict(n_samples=1000, batch_size=64, rank=0, size=2) | bad
+    with pytest.raises(TypeError, match="must be integers"):
+        distributed.shard_indices(**arguments)
+    distributed.shard_indices(np.int64(1000), np.int32(64), 0, 2)  # NumPy integers are integers
+
+
 def test_network_train_epoch_equals_single_process(tmp_path):
     run_mpi(tmp_path, f"""
         net = fastmlp.Network((784, 32, 10), dtype="float64", seed=7)
@@ -124,6 +132,40 @@ def test_shuffled_fit_keeps_ranks_in_step_without_a_seed(tmp_path):
         assert list(clf.classes_) == list(range(10))
         """)
     check_ranks_agree(tmp_path)
+
+
+def test_a_divergence_on_one_rank_stops_every_rank_at_the_same_mini_batch(tmp_path):
+    # rank 1's targets make its squared error overflow at its first batch; rank 0's loss stays finite. Without the
+    # NaN gradient rank 1 reduces, rank 0 would wait in the allreduce forever (run_command's timeout fails it).
+    run_mpi(tmp_path, f"""
+        net = fastmlp.Network((784, 8, 1), output="identity", dtype="float64", seed=1)
+        Y = np.full((len(X), 1), 1e300 if comm.rank == 1 else 0.5)
+        before = net.get_flat()
+        try:
+            distributed.train_epoch(net, X, Y, {LOCAL_BATCH}, comm, optimizer="momentum", learning_rate=0.1)
+        except FloatingPointError as exc:
+            np.save(f"theta{{comm.rank}}.npy", net.get_flat())
+            assert np.array_equal(net.get_flat(), before)  # the epoch was undone on every rank
+            open(f"error{{comm.rank}}.txt", "w").write(str(exc))
+        """)
+    check_ranks_agree(tmp_path)
+    own, other = ((tmp_path / f"error{rank}.txt").read_text() for rank in (1, 0))
+    assert "loss became inf at mini-batch 1 " in own, own
+    assert "another rank's loss diverged" in other and "mini-batch 1 " in other, other
+
+
+def test_ranks_that_disagree_are_told_so_on_every_rank(tmp_path):
+    run_mpi(tmp_path, f"""
+        net = fastmlp.Network((784, 8, 10), dtype="float64", seed=1)
+        try:
+            distributed.train_epoch(net, X, y, {LOCAL_BATCH} + comm.rank, comm, learning_rate=0.1)
+        except ValueError as exc:
+            open(f"error{{comm.rank}}.txt", "w").write(str(exc))
+        """)
+    for rank in range(N_RANKS):
+        message = (tmp_path / f"error{rank}.txt").read_text()
+        assert f"same batch_size on every rank; got batch_size: rank 0 {LOCAL_BATCH}, rank 1 {LOCAL_BATCH + 1}" \
+            in message, message
 
 
 def test_lbfgs_and_early_stopping_refuse_comm(tmp_path):
@@ -178,8 +220,10 @@ def test_cli_train_under_mpiexec_reads_only_each_ranks_shard(tmp_path):
         # rank 0 decodes the two IDX files once to build the array cache; after that nobody reads a whole file
         assert len(reads[0]["whole_files"]) == (2 if attempt == "cache built by rank 0" else 0), reads[0]
         assert reads[1]["whole_files"] == [], reads[1]
-        for rank_reads in reads:  # each rank then reads its 30,000 images and labels (rank 0 also 0 rows first)
-            assert rank_reads["code"] == 0 and [n for n in rank_reads["rows"] if n] == [30000, 30000], rank_reads
+        # each rank then reads its 30,000 images (rank 0 also 0 rows first); the labels (60 kB) come whole from
+        # the array cache, as they tell MNIST from Fashion-MNIST
+        for rank_reads in reads:
+            assert rank_reads["code"] == 0 and [n for n in rank_reads["rows"] if n] == [30000], rank_reads
     model = fastmlp.load(tmp_path / "m.npz")
     X, y = load_mnist("test", data_dir=SHARED_DATA, download=False)
     assert model.score(X, y) > 0.85

@@ -31,6 +31,7 @@ floating-point sums with their default algorithms, but MPI does not strictly gua
 """
 from __future__ import annotations
 
+import operator
 import os
 
 import numpy as np
@@ -81,7 +82,11 @@ def shard_indices(n_samples, batch_size, rank, size):
     """The rows of ``n_samples`` that rank ``rank`` of ``size`` trains on, for a per-rank batch
     ``batch_size`` (global batch ``batch_size·size``); see the module docstring for the layout.
     Every rank gets the same number of rows; the last ``n_samples mod size`` rows go to nobody."""
-    n_samples, b, rank, size = int(n_samples), int(batch_size), int(rank), int(size)
+    try:  # operator.index: a float batch size (64.5) is refused, not truncated
+        n_samples, b, rank, size = (operator.index(v) for v in (n_samples, batch_size, rank, size))
+    except TypeError:
+        raise TypeError(f"n_samples, batch_size, rank and size must be integers, got {n_samples!r}, "
+                        f"{batch_size!r}, {rank!r}, {size!r}") from None
     if b < 1 or size < 1 or not 0 <= rank < size:
         raise ValueError(f"need batch_size >= 1 and 0 <= rank < size, got {batch_size}, {rank}, {size}")
     n_used = n_samples - n_samples % size
@@ -125,12 +130,18 @@ def global_mean_loss(loss, n_samples, comm):
     return float(totals[0] / totals[1])
 
 
-def check_same_samples(n_samples, comm):
-    """ValueError, raised on every rank alike, unless all ranks hold the same number of samples."""
-    counts = comm.allgather(int(n_samples))
-    if len(set(counts)) > 1:
-        raise ValueError(f"data-parallel training needs the same number of samples on every rank (else the "
-                         f"ranks take different numbers of steps); got {counts}: use fastmlp.distributed.shard")
+def check_agreement(comm, **values):
+    """ValueError, raised on every rank alike (one ``allgather``), unless every rank passed equal ``values``:
+    ranks that disagree on the data's shape, the dtype, the batch size or the network would otherwise take
+    different numbers of steps or reduce buffers of different lengths (an MPI error, a hang or wrong sums)."""
+    gathered = comm.allgather(values)
+    differing = [name for name in values if any(other.get(name) != gathered[0].get(name) for other in gathered)]
+    if differing:
+        per_rank = "; ".join(f"{name}: " + ", ".join(f"rank {rank} {other.get(name)!r}"
+                                                     for rank, other in enumerate(gathered))
+                             for name in differing)
+        raise ValueError(f"data-parallel training needs the same {', '.join(differing)} on every rank; got "
+                         f"{per_rank}" + (" (use fastmlp.distributed.shard)" if "samples" in differing else ""))
 
 
 def broadcast_parameters(network, comm, root=0):
@@ -143,6 +154,14 @@ def broadcast_parameters(network, comm, root=0):
 def train_epoch(network, X, Y, batch_size, comm, **options):
     """One data-parallel epoch of :meth:`fastmlp.Network.train_epoch` on this rank's shard (X, Y) with
     per-rank ``batch_size``; returns the loss averaged over all ranks' samples. ``options`` are passed on
-    (optimizer, learning_rate, shuffle, ...). Every rank must call it with the same number of samples."""
+    (optimizer, learning_rate, shuffle, ...). Every rank must call it with the same number of samples,
+    features, targets' shape, dtype, batch size, network layout and options: checked first (one small
+    ``allgather``), raising ValueError on every rank alike. A divergence (NaN/inf loss) on any rank raises
+    FloatingPointError on every rank at the same mini-batch (the diverging rank reduces a NaN gradient)."""
+    X_shape, Y_shape = np.shape(X), np.shape(Y)
+    check_agreement(comm, samples=X_shape[0] if X_shape else None, features=X_shape[1:], targets=Y_shape[1:],
+                    dtype=str(getattr(X, "dtype", None)), batch_size=batch_size,
+                    network=(tuple(network.layer_sizes), network.hidden_activation, network.output,
+                             str(network.dtype)), options=sorted(options.items(), key=str))
     loss = network.train_epoch(X, Y, batch_size, gradient_hook=allreduce_gradients_hook(comm), **options)
     return global_mean_loss(loss, len(X), comm)

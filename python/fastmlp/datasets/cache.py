@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import os
 import struct
 import tempfile
@@ -83,6 +84,10 @@ def read_idx_rows_cached(path: str | os.PathLike, rows, *, expected_shape: tuple
     shape and dtype are checked as by :func:`read_idx_cached`, but not its CRC, which would mean
     reading every row (the cache is only ever replaced whole, atomically). Without a valid entry the
     whole file is read, the cache (re)built, and the rows returned. Returns a new array.
+
+    Raises:
+        ValueError: the file's array is not of ``expected_shape`` / ``expected_dtype`` (rows of the wrong
+            file are never returned), besides what :func:`~fastmlp.datasets.read_idx` raises.
     """
     path = Path(path)
     fingerprint = _fingerprint(path)
@@ -91,6 +96,7 @@ def read_idx_rows_cached(path: str | os.PathLike, rows, *, expected_shape: tuple
     if mapped is None:
         array = read_idx(path)
         _write_cache(cache_file, fingerprint, array)
+        _check_expected(path, array, expected_shape, expected_dtype)  # before indexing: a wrong file is named
         return np.array(array[rows])
     try:
         return np.array(np.asarray(mapped)[rows])  # copies just these rows out of the mapping
@@ -101,6 +107,22 @@ def read_idx_rows_cached(path: str | os.PathLike, rows, *, expected_shape: tuple
 def _map_cache(cache_file: Path, fingerprint: np.ndarray, expected_shape, expected_dtype):
     """The cache entry's data member as a read-only ``np.memmap`` (or an empty array), or None if the
     entry is missing, stale, damaged or not of the expected shape and dtype."""
+    layout = _cache_layout(cache_file, fingerprint, expected_shape, expected_dtype)
+    if layout is None:
+        return None
+    shape, dtype, data_start = layout
+    if math.prod(shape) == 0:
+        return np.empty(shape, dtype)  # np.memmap cannot map zero bytes
+    try:
+        return np.memmap(cache_file, dtype=dtype, mode="r", offset=data_start, shape=shape)
+    except (OSError, ValueError):
+        return None
+
+
+def _cache_layout(cache_file: Path, fingerprint: np.ndarray, expected_shape, expected_dtype):
+    """``(shape, dtype, data offset)`` of the cache entry's data member, read from its headers alone, or None
+    if the entry is missing, stale, damaged (its declared size disagrees with the member's stored size) or
+    not of the expected shape and dtype."""
     try:
         with open(cache_file, "rb") as stream:
             with zipfile.ZipFile(stream) as archive:
@@ -127,18 +149,13 @@ def _map_cache(cache_file: Path, fingerprint: np.ndarray, expected_shape, expect
             data_start = stream.tell()
     except (OSError, ValueError, KeyError, EOFError, struct.error, zipfile.BadZipFile):
         return None
-    n_bytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    n_bytes = math.prod(shape) * dtype.itemsize  # Python ints: an absurd declared shape cannot wrap around
     if (fortran_order or dtype not in _NATIVE_IDX_DTYPES or len(shape) == 0
             or data_start + n_bytes != member_start + info.file_size
             or (expected_shape is not None and tuple(shape) != tuple(expected_shape))
             or (expected_dtype is not None and dtype != np.dtype(expected_dtype))):
         return None
-    if n_bytes == 0:
-        return np.empty(shape, dtype)  # np.memmap cannot map zero bytes
-    try:
-        return np.memmap(cache_file, dtype=dtype, mode="r", offset=data_start, shape=tuple(shape))
-    except (OSError, ValueError):
-        return None
+    return tuple(shape), dtype, data_start
 
 
 def _fingerprint(path: Path) -> np.ndarray:
@@ -148,6 +165,10 @@ def _fingerprint(path: Path) -> np.ndarray:
 
 
 def _read_cache(cache_file: Path, fingerprint: np.ndarray, expected_shape, expected_dtype):
+    # The header is checked first, without reading the data: a damaged entry declaring a huge shape must
+    # be rebuilt, not allocated (a MemoryError). _cache_layout checks it against the member's stored size.
+    if _cache_layout(cache_file, fingerprint, expected_shape, expected_dtype) is None:
+        return None
     try:
         # Opened here, not by np.load, which leaks its file handle when the zip is damaged.
         with open(cache_file, "rb") as stream, np.load(stream, allow_pickle=False) as entry:
@@ -164,6 +185,13 @@ def _read_cache(cache_file: Path, fingerprint: np.ndarray, expected_shape, expec
     if expected_dtype is not None and array.dtype != np.dtype(expected_dtype):
         return None
     return array
+
+
+def _check_expected(path: Path, array: np.ndarray, expected_shape, expected_dtype) -> None:
+    if ((expected_shape is not None and array.shape != tuple(expected_shape))
+            or (expected_dtype is not None and array.dtype != np.dtype(expected_dtype))):
+        raise ValueError(f"{path}: expected an array of shape {tuple(expected_shape or array.shape)} "
+                         f"{np.dtype(expected_dtype or array.dtype)}, found shape {array.shape} {array.dtype}")
 
 
 def _write_cache(cache_file: Path, fingerprint: np.ndarray, array: np.ndarray) -> None:

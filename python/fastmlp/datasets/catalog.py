@@ -41,6 +41,9 @@ class FileSpec:
     md5: str
     sha256: str | None  # None where only the published MD5 is known
     shape: tuple[int, ...]
+    # SHA-256 of the decoded array's bytes (label files): names the data set whatever the compression, so a
+    # directory of one data set's files is never taken for the other's (see mnist._check_identity)
+    content_sha256: str | None = None
 
     @property
     def stem(self) -> str:
@@ -90,11 +93,13 @@ MNIST = DatasetSpec(
         ("train_images", "train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873",
          "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609", (60000, 28, 28)),
         ("train_labels", "train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432",
-         "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c", (60000,)),
+         "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c", (60000,),
+         "1feba77c54802fa5339a11837ea4b2866434b83314ec45192930f1df69120c13"),
         ("test_images", "t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3",
          "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6", (10000, 28, 28)),
         ("test_labels", "t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c",
-         "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6", (10000,)),
+         "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6", (10000,),
+         "ddeff807876a9661a1110d45c266c86239a3a1b7d37da0c3716a7a683c852ff5"),
     ]),
 )
 
@@ -107,11 +112,11 @@ FASHION_MNIST = DatasetSpec(
         ("train_images", "train-images-idx3-ubyte.gz", "8d4fb7e6c68d591d4c3dfef9ec88bf0d", None,
          (60000, 28, 28)),
         ("train_labels", "train-labels-idx1-ubyte.gz", "25c81989df183df01b3e8a0aad5dffbe", None,
-         (60000,)),
+         (60000,), "657fbd221bfc9f4198cc14b5619cc33ec57c58dd0e47af4d99d6650759e869a7"),
         ("test_images", "t10k-images-idx3-ubyte.gz", "bef4ecab320f06d8554ea6380940ec79", None,
          (10000, 28, 28)),
         ("test_labels", "t10k-labels-idx1-ubyte.gz", "bb300cfdad3c16e7a12a480ee83cd310", None,
-         (10000,)),
+         (10000,), "3d0e6c6ea990b53b6f8f500a41cac93881d981b315f84578b7d915342ade01e9"),
     ]),
 )
 

@@ -64,7 +64,7 @@ def sinusoid(n: int, *, frequency: float = 1.0, amplitude: float = 1.0, phase: f
 
     Raises:
         ValueError: ``n`` is not a positive int, ``noise`` is negative, ``x_range`` is not an
-            increasing pair, or a parameter is not finite.
+            increasing pair, a parameter is not finite, or the samples would overflow float32.
     """
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
         raise ValueError(f"n must be a positive int, got {n!r}")
@@ -76,8 +76,13 @@ def sinusoid(n: int, *, frequency: float = 1.0, amplitude: float = 1.0, phase: f
         raise ValueError(f"noise is a standard deviation and must be >= 0, got {noise!r}")
     rng = np.random.default_rng(random_state)
     x = rng.uniform(low, high, size=(int(n), 1))
-    y = amplitude * np.sin(2 * np.pi * frequency * x + phase) + noise * rng.standard_normal((int(n), 1))
-    return x.astype(np.float32), y.astype(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):  # reported below, naming the cause
+        y = amplitude * np.sin(2 * np.pi * frequency * x + phase) + noise * rng.standard_normal((int(n), 1))
+        x32, y32 = x.astype(np.float32), y.astype(np.float32)
+    if not (np.isfinite(x32).all() and np.isfinite(y32).all()):
+        raise ValueError(f"the samples do not fit in float32 (largest {np.finfo(np.float32).max:.3g}): "
+                         f"x_range={x_range!r}, amplitude={amplitude!r}, noise={noise!r}, frequency={frequency!r}")
+    return x32, y32
 
 
 def _check_range(x_range) -> tuple[float, float]:

@@ -11,6 +11,7 @@ import math
 import os
 import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -27,6 +28,8 @@ IDX_TYPE_CODES: dict[int, np.dtype] = {
 }
 
 _GZIP_MAGIC = b"\x1f\x8b"
+#: Bytes read from the stream at a time (1 MiB): a file declaring more than it holds costs at most this more.
+_READ_PIECE = 1 << 20
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
@@ -35,39 +38,43 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     Compression is recognised by the file's content (the gzip magic bytes), not by its name. The
     array has the shape declared in the header and the dtype of the element type code
     (0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32, 0x0D float32, 0x0E float64), in the machine's
-    byte order, and is writable.
+    byte order, and is writable. The file is read as a stream: the header is checked before the data is
+    read, and no more than the declared data is ever decompressed, so a damaged header or a
+    decompression bomb raises ValueError instead of exhausting memory.
 
     Raises:
         FileNotFoundError / OSError: the file cannot be opened.
         ValueError: the content is not a valid IDX file — empty file, bad magic number, unknown type
-            code, truncated header, data shorter or longer than the header declares, or a corrupt or
-            truncated gzip stream. The message starts with the file's path.
+            code, truncated header, data shorter or longer than the header declares, a declared size
+            larger than the file can hold, or a corrupt or truncated gzip stream. The message starts
+            with the file's path.
     """
     path = Path(os.fspath(path))
-    content = _read_content(path)
-    return _parse_idx(content, path)
+    with open(path, "rb") as raw:
+        compressed = raw.read(2) == _GZIP_MAGIC
+        raw.seek(0)
+        if not compressed:
+            return _read_stream(raw, path, os.fstat(raw.fileno()).st_size)
+        try:
+            with gzip.GzipFile(fileobj=raw, mode="rb") as stream:
+                return _read_stream(stream, path, None)
+        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            raise ValueError(f"{path}: corrupt or truncated gzip stream ({exc})") from exc
 
 
-def _read_content(path: Path) -> bytes:
-    with open(path, "rb") as stream:
-        content = stream.read()
-    if not content.startswith(_GZIP_MAGIC):
-        return content
-    try:
-        return gzip.decompress(content)
-    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-        raise ValueError(f"{path}: corrupt or truncated gzip stream ({exc})") from exc
-
-
-def _parse_idx(content: bytes, path: Path) -> np.ndarray:
-    if not content:
+def _read_stream(stream: BinaryIO, path: Path, file_size: int | None) -> np.ndarray:
+    """Parse an IDX stream; ``file_size`` (raw files) lets an impossible declared size fail before any
+    allocation. A gzip stream's size is unknown up front: its data is read in pieces, so memory grows only
+    with the bytes actually present (at most the declared size)."""
+    magic = stream.read(4)
+    if not magic:
         raise ValueError(f"{path}: the file is empty (expected an IDX header)")
-    if len(content) < 4:
-        raise ValueError(f"{path}: only {len(content)} bytes, too short for the 4-byte IDX magic number")
-    zero_a, zero_b, type_code, ndim = content[:4]
+    if len(magic) < 4:
+        raise ValueError(f"{path}: only {len(magic)} bytes, too short for the 4-byte IDX magic number")
+    zero_a, zero_b, type_code, ndim = magic
     if zero_a or zero_b:
         raise ValueError(
-            f"{path}: bad magic number 0x{content[:4].hex().upper()}; an IDX file starts with two "
+            f"{path}: bad magic number 0x{magic.hex().upper()}; an IDX file starts with two "
             f"zero bytes, then the element type code and the number of dimensions"
         )
     if type_code not in IDX_TYPE_CODES:
@@ -76,21 +83,34 @@ def _parse_idx(content: bytes, path: Path) -> np.ndarray:
     if ndim == 0:
         raise ValueError(f"{path}: the IDX header declares 0 dimensions (expected at least 1)")
     header_size = 4 + 4 * ndim
-    if len(content) < header_size:
+    dims = stream.read(4 * ndim)
+    if len(dims) < 4 * ndim:
         raise ValueError(
             f"{path}: truncated header: {ndim} dimensions need {header_size} header bytes, "
-            f"the file has {len(content)}"
+            f"the file has {4 + len(dims)}"
         )
-    shape = tuple(int(d) for d in np.frombuffer(content, dtype=">u4", count=ndim, offset=4))
+    shape = tuple(int(d) for d in np.frombuffer(dims, dtype=">u4"))
     dtype = IDX_TYPE_CODES[type_code]
     count = math.prod(shape)
     expected = count * dtype.itemsize
-    actual = len(content) - header_size
-    if actual != expected:
-        problem = "truncated data" if actual < expected else "unexpected trailing bytes"
-        raise ValueError(
-            f"{path}: {problem}: the header declares shape {shape} of {dtype.newbyteorder('=').name}, "
-            f"i.e. {expected} data bytes, but {actual} follow the header"
-        )
-    data = np.frombuffer(content, dtype=dtype, count=count, offset=header_size).reshape(shape)
-    return data.astype(dtype.newbyteorder("="))  # astype copies: writable, native byte order
+    if file_size is not None and file_size - header_size != expected:
+        actual = file_size - header_size
+        _size_mismatch(path, shape, dtype, expected,
+                       "truncated data" if actual < expected else "unexpected trailing bytes", actual)
+    data = bytearray()
+    while len(data) < expected:  # pieces: a gzip stream shorter than declared never costs the declared size
+        piece = stream.read(min(_READ_PIECE, expected - len(data)))
+        if not piece:
+            _size_mismatch(path, shape, dtype, expected, "truncated data", len(data))
+        data += piece
+    if stream.read(1):  # not read to the end: that could be a decompression bomb's worth
+        _size_mismatch(path, shape, dtype, expected, "unexpected trailing bytes", f"more than {expected}")
+    array = np.frombuffer(data, dtype=dtype, count=count).reshape(shape)
+    return array.astype(dtype.newbyteorder("="))  # astype copies: writable, native byte order
+
+
+def _size_mismatch(path, shape, dtype, expected, problem, actual):
+    raise ValueError(
+        f"{path}: {problem}: the header declares shape {shape} of {dtype.newbyteorder('=').name}, "
+        f"i.e. {expected} data bytes, but {actual} follow the header"
+    )

@@ -12,13 +12,14 @@ Conventions of every loader here:
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from typing import Sequence
 
 import numpy as np
 
 from .cache import read_idx_cached, read_idx_rows_cached
-from .catalog import FASHION_MNIST, MNIST, DatasetSpec, get_spec
+from .catalog import DATASETS, FASHION_MNIST, MNIST, DatasetSpec, get_spec
 from .download import DEFAULT_TIMEOUT
 from .locate import DatasetSource, _locate
 from .sample import SAMPLE_SIZES, SAMPLE_VALIDATION_SIZE, load_sample_part
@@ -181,11 +182,23 @@ def _read_part(spec: DatasetSpec, source: DatasetSource, part: str, rows=None) -
         images, labels = load_sample_part(part)
         return (images, labels) if rows is None else (images[rows], labels[rows])
     images = _read_file(spec, source, f"{part}_images", rows)
-    labels = _read_file(spec, source, f"{part}_labels", rows)
+    labels = _read_file(spec, source, f"{part}_labels")  # whole (60 kB), to tell which data set it is
+    _check_identity(spec, source, f"{part}_labels", labels)
     if labels.size and labels.max() >= spec.n_classes:
         raise ValueError(f"{source.files[f'{part}_labels']}: labels must be 0..{spec.n_classes - 1}, "
                          f"found {int(labels.max())}")
-    return images, labels
+    return images, (labels if rows is None else labels[rows])
+
+
+def _check_identity(spec: DatasetSpec, source: DatasetSource, role: str, labels: np.ndarray) -> None:
+    """ValueError if ``labels`` are exactly those of another data set's file: both use the same file names,
+    so a directory of MNIST given for Fashion-MNIST (or the reverse) would otherwise load silently."""
+    digest = hashlib.sha256(np.ascontiguousarray(labels).tobytes()).hexdigest()
+    for other in DATASETS.values():
+        if other is not spec and digest == other.files[role].content_sha256:
+            raise ValueError(f"{source.files[role]} holds the {other.title} {role.replace('_', ' ')}, not "
+                             f"{spec.title}'s ({source.description}); keep each data set in its own "
+                             f"'{spec.subfolder}/' subfolder")
 
 
 def _read_rows(spec: DatasetSpec, source: DatasetSource, split: str, rows) -> tuple[np.ndarray, np.ndarray]:

@@ -222,9 +222,9 @@ class BaseNetworkEstimator(EstimatorAPI):
         network_seed, split_seed = (int(s) for s in rng.integers(0, 2**63, size=2))
         comm, rank0 = options.comm, True
         if comm is not None:  # one initialisation and shuffle seed for all ranks: rank 0's
-            from ..distributed import check_same_samples
+            from ..distributed import check_agreement
 
-            check_same_samples(X.shape[0], comm)
+            check_agreement(comm, samples=X.shape[0], features=X.shape[1])
             network_seed, split_seed = comm.bcast((network_seed, split_seed), root=0)
             rank0 = comm.Get_rank() == 0
         validation = None
