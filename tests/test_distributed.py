@@ -191,6 +191,15 @@ def test_cli_train_under_mpiexec_writes_one_model(tmp_path):
     assert model.score(X, y) > 0.5
 
 
+def test_cli_train_under_mpiexec_says_once_that_it_falls_back_to_the_sample(tmp_path):
+    (tmp_path / "empty").mkdir()
+    done = run_command([sys.executable, "-m", "fastmlp", "train", "--model", "softmax", "--data-dir", "empty",
+                        "--no-download", "--epochs", "1", "--out", "m.npz"], tmp_path,
+                       HOME=str(tmp_path / "home"), XDG_CACHE_HOME=str(tmp_path / "cache"), FASTMLP_DATA="")
+    assert done.stderr.count("uses the SHIPPED SAMPLE") == 1, done.stderr
+    assert fastmlp.load(tmp_path / "m.npz").n_iter_ == 1
+
+
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 COUNTING_CLI = """\
 import json, sys

@@ -1,6 +1,7 @@
 """Helpers shared by the commands: progress reporting, the data options, threads."""
 from __future__ import annotations
 
+import io
 import os
 
 
@@ -48,8 +49,10 @@ def _load_shard(args, reporter, comm):
         source = _locate(args, reporter, allow_sample=True)
         _load_split(source, args.split, rows=slice(0, 0))  # builds the cache if it is missing or stale
     comm.Barrier()  # (an error on rank 0 aborts the job instead: see cli.main)
-    if rank != 0:
-        source = _locate(args, reporter, allow_sample=True)
+    if rank != 0:  # silently: rank 0 has said where the data comes from (a sample fallback note N times is noise)
+        from ..study.progress import Reporter
+
+        source = _locate(args, Reporter(quiet=True, stream=io.StringIO()), allow_sample=True)
     n_images = split_length(source, args.split)
     rows = shard_indices(n_images, args.batch_size, rank, comm.Get_size())
     return (source, n_images, *_load_split(source, args.split, rows=rows))
