@@ -173,8 +173,8 @@ T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o
                 }
                 if (!std::isfinite(loss)) throw diverged(loss_became());
                 if (!all_finite(grads_.data(), layout_.size))
-                    throw diverged("the gradient became nan or inf in gradient_hook's reduction (on data-parallel "
-                                   "ranks: another rank's loss diverged)");
+                    throw diverged("the gradient was nan or inf after gradient_hook (on data-parallel ranks: "
+                                   "another rank's loss diverged, or the summed gradient overflowed)");
             }
             optimizer_step(o);
         }

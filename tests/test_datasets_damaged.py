@@ -1,9 +1,12 @@
 """Files that lie: IDX files and cache entries whose headers declare more than they hold, decompression bombs,
 a file of the wrong shape read by rows, and one data set's files given for the other. Each must end in a
 ValueError naming the file, with memory bounded by what the file really holds, never a MemoryError, an
-IndexError or the wrong data returned."""
+IndexError or the wrong data returned. Reading as a stream also means a pipe can be read."""
 import gzip
 import io
+import os
+import sys
+import threading
 import tracemalloc
 import zipfile
 import zlib
@@ -41,6 +44,26 @@ def test_a_decompression_bomb_is_refused_without_inflating_it(tmp_path):
     error, peak = _peak_bytes(datasets.read_idx, path)
     assert str(path) in str(error) and "unexpected trailing bytes" in str(error) and "more than 10" in str(error)
     assert peak < 8 << 20, f"{peak / 2**20:.0f} MiB allocated to refuse a 10-byte file"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the pipe as /dev/fd/N")
+@pytest.mark.parametrize("compress", [False, True])
+def test_read_idx_reads_a_pipe(compress):
+    values = np.arange(-6, 6, dtype=np.int32).reshape(3, 4)
+    content = idx_bytes(values, 0x0C)
+    reader, writer = os.pipe()
+
+    def write():
+        with os.fdopen(writer, "wb") as stream:
+            stream.write(gzip.compress(content) if compress else content)
+
+    feeder = threading.Thread(target=write)
+    feeder.start()
+    try:
+        np.testing.assert_array_equal(datasets.read_idx(f"/dev/fd/{reader}"), values)
+    finally:
+        feeder.join()
+        os.close(reader)
 
 
 @pytest.mark.parametrize("compress", [False, True])
@@ -102,7 +125,8 @@ def test_fashion_mnist_files_given_for_mnist_are_refused():
         datasets.load_mnist_splits(data_dir=SHARED / "fashion-mnist", download=False)
 
 
-@pytest.mark.parametrize("kwargs", [dict(amplitude=1e300), dict(noise=1e39), dict(x_range=(0.0, 1e300))])
+@pytest.mark.parametrize("kwargs", [dict(amplitude=1e300), dict(noise=1e39), dict(x_range=(0.0, 1e300)),
+                                    dict(frequency=1e308)])
 def test_sinusoid_samples_that_overflow_float32_are_refused(kwargs):
-    with pytest.raises(ValueError, match="do not fit in float32"):
+    with pytest.raises(ValueError, match="not finite numbers in float32"):
         datasets.sinusoid(100, random_state=0, **kwargs)

@@ -168,6 +168,37 @@ def test_ranks_that_disagree_are_told_so_on_every_rank(tmp_path):
             in message, message
 
 
+@pytest.mark.parametrize("bad_input, words", [
+    ("X[3, 5] = np.nan", "X contains NaN or infinity"),
+    ("y[0] = 12", "label 12"),
+    ("options['learning_rate'] = float('nan')", "learning_rate"),
+])
+def test_bad_input_on_one_rank_raises_on_every_rank(tmp_path, bad_input, words):
+    # checked before any allreduce: rank 0 must not be left waiting in one for rank 1's refused epoch
+    run_mpi(tmp_path, f"""
+        net = fastmlp.Network((784, 8, 10), dtype="float64", seed=1)
+        X, y, options = X.copy(), y.copy(), dict(learning_rate=0.1)
+        if comm.rank == 1:
+            {bad_input}
+        try:
+            distributed.train_epoch(net, X, y, {LOCAL_BATCH}, comm, **options)
+        except ValueError as exc:
+            open(f"error{{comm.rank}}.txt", "w").write(str(exc))
+        """)
+    own, other = ((tmp_path / f"error{rank}.txt").read_text() for rank in (1, 0))
+    assert words in own and not own.startswith("rank 1 of"), own  # the failing rank raises its own error
+    assert other.startswith("rank 1 of the data-parallel job refused its arguments (ValueError: ") and words in other
+
+
+def test_ranks_may_pass_different_dtypes_converted_alike(tmp_path):
+    run_mpi(tmp_path, f"""
+        net = fastmlp.Network((784, 8, 10), dtype="float64", seed=1)
+        distributed.train_epoch(net, X.astype(np.float32) if comm.rank else X, y, {LOCAL_BATCH}, comm)
+        np.save(f"theta{{comm.rank}}.npy", net.get_flat())
+        """)
+    check_ranks_agree(tmp_path)
+
+
 def test_lbfgs_and_early_stopping_refuse_comm(tmp_path):
     run_mpi(tmp_path, """
         for kwargs in ({"solver": "lbfgs"}, {"early_stopping": True}):

@@ -189,6 +189,19 @@ def test_misbehaving_gradient_hook(behaviour):
         assert holder == []  # the call held its own reference: it finished normally
 
 
+def test_a_diverging_loss_hands_the_gradient_hook_nan_once_then_stops():
+    # what keeps data-parallel ranks in step: the reduction still runs, with NaN, and every rank then stops
+    net = fastmlp.Network((3, 4, 1), output="identity", dtype="float64", seed=0)
+    before = net.get_flat()
+    Y = np.full((8, 1), 0.5)
+    Y[5:] = 1e300  # the second batch's squared error overflows
+    seen = []
+    with pytest.raises(FloatingPointError, match="loss became inf at mini-batch 2 "):
+        net.train_epoch(np.ones((8, 3)), Y, 4, shuffle=False, gradient_hook=lambda grad: seen.append(grad.copy()))
+    assert len(seen) == 2 and np.isfinite(seen[0]).all() and np.isnan(seen[1]).all()
+    np.testing.assert_array_equal(net.get_flat(), before)
+
+
 NAN_EXP_CHILD = textwrap.dedent(r"""
     import numpy as np, fastmlp
     from fastmlp import _core

@@ -151,17 +151,36 @@ def broadcast_parameters(network, comm, root=0):
     network.set_flat(theta)
 
 
+def raise_on_every_rank(comm, error):
+    """Collective (one ``allgather``): if any rank passes an exception, every rank raises: that rank its own, the
+    others a ValueError (TypeError if it was one) naming the rank and its message. So one rank's bad input
+    stops the job on every rank instead of leaving the others waiting in the next allreduce."""
+    gathered = comm.allgather(None if error is None else (type(error).__name__, str(error)))
+    failed = [(rank, kind, text) for rank, entry in enumerate(gathered) if entry is not None
+              for kind, text in [entry]]
+    if error is not None:
+        raise error
+    if failed:
+        rank, kind, text = failed[0]
+        raise (TypeError if kind == "TypeError" else ValueError)(
+            f"rank {rank} of the data-parallel job refused its arguments ({kind}: {text})")
+
+
 def train_epoch(network, X, Y, batch_size, comm, **options):
     """One data-parallel epoch of :meth:`fastmlp.Network.train_epoch` on this rank's shard (X, Y) with
     per-rank ``batch_size``; returns the loss averaged over all ranks' samples. ``options`` are passed on
-    (optimizer, learning_rate, shuffle, ...). Every rank must call it with the same number of samples,
-    features, targets' shape, dtype, batch size, network layout and options: checked first (one small
-    ``allgather``), raising ValueError on every rank alike. A divergence (NaN/inf loss) on any rank raises
-    FloatingPointError on every rank at the same mini-batch (the diverging rank reduces a NaN gradient)."""
-    X_shape, Y_shape = np.shape(X), np.shape(Y)
-    check_agreement(comm, samples=X_shape[0] if X_shape else None, features=X_shape[1:], targets=Y_shape[1:],
-                    dtype=str(getattr(X, "dtype", None)), batch_size=batch_size,
-                    network=(tuple(network.layer_sizes), network.hidden_activation, network.output,
-                             str(network.dtype)), options=sorted(options.items(), key=str))
-    loss = network.train_epoch(X, Y, batch_size, gradient_hook=allreduce_gradients_hook(comm), **options)
-    return global_mean_loss(loss, len(X), comm)
+    (optimizer, learning_rate, shuffle, ...). Before training, collectively: every rank's arguments are
+    checked (a rank's TypeError/ValueError is raised on every rank), then the ranks must agree on the number
+    of samples and features, the targets' shape, the batch size, the network and the options (ValueError
+    on every rank alike otherwise). A divergence (NaN/inf loss) on any rank raises FloatingPointError on
+    every rank at the same mini-batch (the diverging rank reduces a NaN gradient)."""
+    try:
+        epoch = network._epoch_arguments(X, Y, batch_size, gradient_hook=allreduce_gradients_hook(comm), **options)
+        error = None
+    except (TypeError, ValueError) as exc:
+        epoch, error = None, exc
+    raise_on_every_rank(comm, error)
+    X, Y, batch = epoch[:3]  # converted: the network's dtype, C-contiguous; batch at most the samples
+    check_agreement(comm, samples=X.shape[0], features=X.shape[1:], targets=Y.shape[1:], batch_size=batch,
+                    network=repr(network), options=epoch[3:-1])
+    return global_mean_loss(network._run_epoch(epoch), len(X), comm)

@@ -190,7 +190,18 @@ class Network:
         ``gradient_hook(grad)``, when given, is called after every backward pass with the flat gradient
         buffer itself (a writable view, no copy) before the optimizer update — where data-parallel training
         averages gradients across processes (e.g. an MPI ``Allreduce`` in place). It is the one mode in
-        which Python runs once per mini-batch; an exception in it undoes the epoch and propagates."""
+        which Python runs once per mini-batch; an exception in it undoes the epoch and propagates. After a
+        NaN/inf loss the hook is still called once, with a gradient of NaN, before FloatingPointError: so that
+        every process of a collective reduction sees the divergence and stops at the same mini-batch; a
+        non-finite gradient coming back from the hook raises FloatingPointError too."""
+        epoch = self._epoch_arguments(X, Y, batch_size, optimizer, learning_rate, momentum, nesterov, beta1, beta2,
+                                      eps, shuffle, gradient_hook)
+        return self._run_epoch(epoch)
+
+    def _epoch_arguments(self, X, Y, batch_size, optimizer="sgd", learning_rate=0.1, momentum=0.9, nesterov=False,
+                         beta1=0.9, beta2=0.999, eps=1e-8, shuffle=True, gradient_hook=None):
+        """Every argument of :meth:`train_epoch` checked and converted (TypeError/ValueError otherwise), as the
+        native call's arguments; nothing runs yet."""
         X, Y = self._inputs(X, Y)
         batch_size = min(check_positive_int(batch_size, "batch_size"), X.shape[0])
         if optimizer not in OPTIMIZERS:
@@ -201,9 +212,13 @@ class Network:
         eps = check_real(eps, "eps", 0, low_open=True)
         if gradient_hook is not None and not callable(gradient_hook):
             raise TypeError(f"gradient_hook must be callable or None, got {type(gradient_hook).__name__}")
+        return [X, Y, batch_size, optimizer, learning_rate, momentum, bool(nesterov), beta1, beta2, eps,
+                bool(shuffle), gradient_hook]
+
+    def _run_epoch(self, epoch):
+        """The native epoch on :meth:`_epoch_arguments`' result."""
         try:
-            return float(self._net.train_epoch(X, Y, batch_size, optimizer, learning_rate, momentum, bool(nesterov),
-                                               beta1, beta2, eps, bool(shuffle), gradient_hook))
+            return float(self._net.train_epoch(*epoch))
         except FloatingPointError as exc:  # the epoch was undone: NaN parameters now were NaN before it
             if not all_finite(self._params):
                 raise type(exc)(_NAN_PARAMETERS) from exc

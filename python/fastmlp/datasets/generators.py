@@ -80,8 +80,9 @@ def sinusoid(n: int, *, frequency: float = 1.0, amplitude: float = 1.0, phase: f
         y = amplitude * np.sin(2 * np.pi * frequency * x + phase) + noise * rng.standard_normal((int(n), 1))
         x32, y32 = x.astype(np.float32), y.astype(np.float32)
     if not (np.isfinite(x32).all() and np.isfinite(y32).all()):
-        raise ValueError(f"the samples do not fit in float32 (largest {np.finfo(np.float32).max:.3g}): "
-                         f"x_range={x_range!r}, amplitude={amplitude!r}, noise={noise!r}, frequency={frequency!r}")
+        raise ValueError(f"the samples are not finite numbers in float32 (largest {np.finfo(np.float32).max:.3g}; "
+                         f"2*pi*frequency*x + phase must stay finite too): x_range={x_range!r}, "
+                         f"amplitude={amplitude!r}, noise={noise!r}, frequency={frequency!r}, phase={phase!r}")
     return x32, y32
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import math
 import os
+import stat
 import zlib
 from pathlib import Path
 from typing import BinaryIO
@@ -51,10 +52,10 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     """
     path = Path(os.fspath(path))
     with open(path, "rb") as raw:
-        compressed = raw.read(2) == _GZIP_MAGIC
-        raw.seek(0)
+        compressed = raw.peek(2)[:2] == _GZIP_MAGIC  # peek, not read and seek back: pipes work too
         if not compressed:
-            return _read_stream(raw, path, os.fstat(raw.fileno()).st_size)
+            status = os.fstat(raw.fileno())
+            return _read_stream(raw, path, status.st_size if stat.S_ISREG(status.st_mode) else None)
         try:
             with gzip.GzipFile(fileobj=raw, mode="rb") as stream:
                 return _read_stream(stream, path, None)
@@ -63,9 +64,9 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 
 
 def _read_stream(stream: BinaryIO, path: Path, file_size: int | None) -> np.ndarray:
-    """Parse an IDX stream; ``file_size`` (raw files) lets an impossible declared size fail before any
-    allocation. A gzip stream's size is unknown up front: its data is read in pieces, so memory grows only
-    with the bytes actually present (at most the declared size)."""
+    """Parse an IDX stream; ``file_size`` (raw regular files) lets an impossible declared size fail before any
+    allocation. The size of a gzip stream or a pipe is unknown up front: its data is read in pieces, so memory
+    grows only with the bytes actually present (at most the declared size)."""
     magic = stream.read(4)
     if not magic:
         raise ValueError(f"{path}: the file is empty (expected an IDX header)")
@@ -97,16 +98,23 @@ def _read_stream(stream: BinaryIO, path: Path, file_size: int | None) -> np.ndar
         actual = file_size - header_size
         _size_mismatch(path, shape, dtype, expected,
                        "truncated data" if actual < expected else "unexpected trailing bytes", actual)
-    data = bytearray()
-    while len(data) < expected:  # pieces: a gzip stream shorter than declared never costs the declared size
-        piece = stream.read(min(_READ_PIECE, expected - len(data)))
-        if not piece:
-            _size_mismatch(path, shape, dtype, expected, "truncated data", len(data))
-        data += piece
+    if file_size is not None:  # a regular file of the right size: read straight into the array's memory
+        data = bytearray(expected)
+        got = stream.readinto(data)
+        if got != expected:  # the file shrank meanwhile
+            _size_mismatch(path, shape, dtype, expected, "truncated data", got)
+    else:
+        data = bytearray()
+        while len(data) < expected:  # pieces: a stream shorter than declared never costs the declared size
+            piece = stream.read(min(_READ_PIECE, expected - len(data)))
+            if not piece:
+                _size_mismatch(path, shape, dtype, expected, "truncated data", len(data))
+            data += piece
     if stream.read(1):  # not read to the end: that could be a decompression bomb's worth
         _size_mismatch(path, shape, dtype, expected, "unexpected trailing bytes", f"more than {expected}")
-    array = np.frombuffer(data, dtype=dtype, count=count).reshape(shape)
-    return array.astype(dtype.newbyteorder("="))  # astype copies: writable, native byte order
+    native = dtype.newbyteorder("=")
+    array = np.frombuffer(data, dtype=dtype, count=count).reshape(shape)  # writable: a bytearray's memory
+    return array.view(native) if native == dtype else array.astype(native)  # multi-byte types are swapped
 
 
 def _size_mismatch(path, shape, dtype, expected, problem, actual):
