@@ -47,7 +47,7 @@ def gemm_flops(m, k, n):
 @dataclass(frozen=True)
 class Case:
     name: str
-    kind: str                 # "gemm" | "mlp_epoch" | "sae_grad" | "mnist_epoch" | "xor_steps"
+    kind: str                 # "gemm" | "mlp_epoch" | "mlp_products" | "sae_grad" | "mnist_epoch" | "xor_steps"
     description: str
     unit: str                 # what the reported value is: "GFLOP/s", "samples/s", "ms", "s", "steps/s"
     higher_is_better: bool
@@ -63,7 +63,7 @@ class Case:
         p = self.params
         if self.kind == "gemm":
             return self.flops / seconds / 1e9
-        if self.kind == "mlp_epoch":
+        if self.kind in ("mlp_epoch", "mlp_products"):
             return p["n_samples"] / seconds
         if self.kind == "sae_grad":
             return seconds * 1e3
@@ -98,6 +98,17 @@ def build_cases(quick=False):
             params=dict(n_samples=n, batch_size=batch, hidden=hidden, learning_rate=0.1),
             warmup=1, reps=2 if quick else (5 if hidden <= 256 else 3),
             flops=mlp_flops(n, N_INPUT, hidden, N_CLASSES)))
+    # The ceiling of the largest MLP case's '% GEMM': the same epoch with only its two big products per batch
+    # (Z = X·W1ᵀ and the fused W1 −= ρ·δᵀ·X) and an O(B·H) squared-error pass, through the same split GEMM.
+    batch, hidden = mlp_sizes[-1]
+    cases.append(Case(
+        f"mlp_b{batch}_h{hidden}_gemms", "mlp_products",
+        f"mlp_b{batch}_h{hidden}'s two 784x{hidden} products alone: 1 SGD epoch of 784-{hidden}, identity output, "
+        f"squared error (no second layer, no sigmoid or softmax), batch {batch}; its '% GEMM' is the most the "
+        f"full case could reach",
+        "samples/s", True, ("fastmlp", "fastmlp_other"),
+        params=dict(n_samples=n, batch_size=batch, hidden=hidden, learning_rate=1e-3),
+        warmup=1, reps=2 if quick else 3, flops=2 * 2 * n * N_INPUT * hidden))
     n_sae = 2000 if quick else 10000
     cases.append(Case(
         "sae_grad", "sae_grad",
@@ -197,6 +208,6 @@ def load_mnist_train(data_dir):
 
 def epoch_data(case, data_dir):
     """(X, y) of an MLP-epoch case: the seeded random set, or the MNIST training images."""
-    if case.kind == "mlp_epoch":
+    if case.kind in ("mlp_epoch", "mlp_products"):
         return mlp_data(case.params["n_samples"])
     return load_mnist_train(data_dir)

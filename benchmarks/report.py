@@ -42,7 +42,9 @@ def _cell(res):
     status = res.get("status")
     if status == "ok":
         return fmt_value(res["value"])
-    return {"n/a": "n/a", "unavailable": "not installed", "error": "error"}.get(status, "—")
+    if status == "unavailable":  # left out by --contenders, or its library is missing
+        return "not selected" if res.get("error") == "not selected" else "not installed"
+    return {"n/a": "n/a", "error": "error"}.get(status, "—")
 
 
 def _peer_cell(res, with_fraction=False):

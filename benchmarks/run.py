@@ -404,8 +404,10 @@ def main(argv=None):
     if args.timeout is None:
         args.timeout = 120.0 if args.quick else 600.0
     if args.list:
-        for case in C.build_cases(args.quick):
-            print(f"{case.name:16s} {case.unit:10s} {case.description}")
+        cases = C.build_cases(args.quick)
+        width = max(len(case.name) for case in cases)
+        for case in cases:
+            print(f"{case.name:{width}s} {case.unit:10s} {case.description}")
         return 0
     if args.from_json:
         out = json.loads(Path(args.from_json).read_text())

@@ -42,7 +42,7 @@ def test_quick_run_writes_documented_json(quick_run):
     assert data["contenders"]["fastmlp"]["available"] is True
     assert data["contenders"]["fastmlp_other"]["available"] is False   # no --other-build
     names = [c["name"] for c in data["cases"]]
-    assert {"gemm", "mlp_b32_h64", "sae_grad", "xor_steps"} <= set(names)
+    assert {"gemm", "mlp_b32_h64", "mlp_b32_h64_gemms", "sae_grad", "xor_steps"} <= set(names)
     for case in data["cases"]:
         assert CASE_KEYS <= set(case), (case["name"], CASE_KEYS - set(case))
         assert set(case["results"]) == CONTENDERS
@@ -63,6 +63,9 @@ def test_quick_run_writes_documented_json(quick_run):
     assert mlp["results"]["fastmlp"]["fraction_of_gemm"] is not None
     assert mlp["results"]["fastmlp"]["fastmlp_speedup"] == pytest.approx(1.0)
     assert "mlp_b32_h64" in proc.stdout           # the printed table
+    products = next(c for c in data["cases"] if c["name"] == "mlp_b32_h64_gemms")["results"]
+    assert products["fastmlp"]["fraction_of_gemm"] > 0  # the ceiling of mlp_b32_h64's fraction, fastmlp builds only
+    assert {name for name, res in products.items() if res["status"] == "n/a"} == {"numpy_ref", "torch", "sklearn"}
 
 
 def test_markdown_rerenders_saved_run_between_markers(quick_run, tmp_path):
