@@ -120,17 +120,35 @@ void map_biased_rows(T* out, T* out_sums, ThreadSums<T> thread_sums, const T* z,
         map_rows(out, out_sums, thread_sums, n, m, [=](std::ptrdiff_t r, int j) { return f(z[r + j]); });
 }
 
+// max_j z_j of one row; NaN entries are passed over (they make the row's sum NaN below instead).
+template <typename T>
+inline T row_max(const T* z, int k) {
+    T zmax = z[0];
+#pragma omp simd reduction(max : zmax)
+    for (int j = 1; j < k; ++j) zmax = z[j] > zmax ? z[j] : zmax;  // (std::max's references keep GCC scalar)
+    return zmax;
+}
+
+// p_j = e^(z_j − shift) over one row (p may alias z); returns Σ_j p_j. The simd reduction lets the loop, exp and
+// all, run vector-wide (a plain float sum would keep it scalar: it may not be reassociated).
+template <typename T>
+inline T exp_shifted_row(T* p, const T* z, T shift, int k) {
+    T sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int j = 0; j < k; ++j) {
+        const T e = fast_exp(z[j] - shift);
+        p[j] = e;
+        sum += e;
+    }
+    return sum;
+}
+
 // softmax of one row in place: y_k = e^(z_k − max z) / Σ_j e^(z_j − max z). Returns log Σ_j e^(z_j − max z).
 template <typename T>
 inline T softmax_row_inplace(T* row, int k) {
-    T zmax = row[0];
-    for (int j = 1; j < k; ++j) zmax = std::max(zmax, row[j]);
-    T sum = 0;
-    for (int j = 0; j < k; ++j) {
-        row[j] = fast_exp(row[j] - zmax);
-        sum += row[j];
-    }
-    T inv = T(1) / sum;
+    const T sum = exp_shifted_row(row, row, row_max(row, k), k);
+    const T inv = T(1) / sum;
+#pragma omp simd
     for (int j = 0; j < k; ++j) row[j] *= inv;
     return std::log(sum);
 }

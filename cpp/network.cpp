@@ -221,20 +221,28 @@ template <typename T>
 const T* Network<T>::dense_targets(Targets<T> y, const std::int64_t* rows, std::ptrdiff_t first, int n, T* out) {
     const int k = layout_.sizes[layout_.n_layers];
     if (y.dense && !rows) return y.dense + first * k;
-    for (int t = 0; t < n; ++t) {
-        const std::ptrdiff_t src = rows ? rows[first + t] : first + t;
-        T* row = out + std::ptrdiff_t(t) * k;
-        if (y.dense) {
-            std::memcpy(row, y.dense + src * k, sizeof(T) * k);
-            continue;
+    const auto source = [&](std::ptrdiff_t t) { return rows ? rows[first + t] : first + t; };
+    if (!y.dense) {  // checked before the threads fill the rows: an exception must not leave a parallel region
+        for (int t = 0; t < n; ++t) {
+            const std::int32_t label = y.labels[source(t)];
+            if (label < 0 || label >= k)
+                throw std::invalid_argument("label " + std::to_string(label) + " of sample " +
+                                            std::to_string(source(t)) + " is outside [0, " + std::to_string(k) + ")");
         }
-        const std::int32_t label = y.labels[src];
-        if (label < 0 || label >= k)
-            throw std::invalid_argument("label " + std::to_string(label) + " of sample " + std::to_string(src) +
-                                        " is outside [0, " + std::to_string(k) + ")");
-        std::fill(row, row + k, T(0));
-        row[label] = T(1);
     }
+    on_team(omp_threads(), std::ptrdiff_t(n) * k > kParallelMinElements, [&](int id, int team) {
+        int begin, end;
+        team_share(n, id, team, begin, end);
+        for (int t = begin; t < end; ++t) {
+            T* row = out + std::ptrdiff_t(t) * k;
+            if (y.dense) {
+                std::memcpy(row, y.dense + source(t) * k, sizeof(T) * k);
+            } else {
+                std::fill(row, row + k, T(0));
+                row[y.labels[source(t)]] = T(1);
+            }
+        }
+    });
     return out;
 }
 

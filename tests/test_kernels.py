@@ -124,6 +124,36 @@ def test_cross_entropy_losses_are_finite_for_extreme_logits(dtype):
     np.testing.assert_allclose(loss, 1e4, rtol=1e-6)
 
 
+@pytest.mark.parametrize("shape", [(3, 1000), (300, 16)])
+def test_losses_on_wide_and_vector_width_rows(dtype, shape):
+    # rows longer than a vector and whole vectors: the row maximum and sums are simd reductions
+    rng = np.random.default_rng(6)
+    Z = rand(rng, shape, dtype, 6)
+    Z[0, -1] = 40  # the maximum in the last lane
+    Y = one_hot(rng, shape[0], shape[1], dtype)
+    for kernel, targets in (("softmax_cross_entropy_forward", Y), ("sigmoid_binary_cross_entropy_forward",
+                                                                    rng.uniform(size=shape).astype(dtype))):
+        loss, P = getattr(_core, kernel)(Z, targets)
+        want_loss, want_P = getattr(ref, kernel)(ref64(Z), ref64(targets))
+        np.testing.assert_allclose(loss, want_loss, **tol(dtype))
+        np.testing.assert_allclose(P, want_P, **tol(dtype))
+
+
+def test_binary_cross_entropy_term_by_term_over_the_whole_float_range():
+    # float32 computes log(1 + e^−|z|) with its own polynomial: each term within 1e-7 of float64's
+    z = np.concatenate([np.linspace(-30, 30, 1201), [0.0, 1e-30, 0.88137, -0.88137, 87.5, -87.5, 1e4, -1e4]])
+    got = [_core.sigmoid_binary_cross_entropy_forward(np.float32([[v]]), np.float32([[0]]))[0] for v in z]
+    z32 = z.astype(np.float32).astype(np.float64)
+    np.testing.assert_allclose(got, np.maximum(z32, 0) + np.log1p(np.exp(-np.abs(z32))), rtol=1e-6, atol=1e-7)
+
+
+def test_an_unused_class_at_minus_infinity_costs_nothing(dtype):
+    Z = np.array([[-np.inf, 0, 0, 0, 0]], dtype)
+    loss, P = _core.softmax_cross_entropy_forward(Z, np.eye(5, dtype=dtype)[1:2])
+    np.testing.assert_allclose(loss, np.log(4), rtol=1e-6)
+    np.testing.assert_allclose(P[0, 1:], 0.25, rtol=1e-6)
+
+
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("target,weight", [(0.2, 0.1), (0.05, 3.0)])
 def test_sparse_kl_penalty(dtype, shape, target, weight):

@@ -23,11 +23,10 @@ def network_work(network_cls, case, data_dir, make_work):
             warm = lambda: net.train_epoch(Xw, yw, b, optimizer="sgd", learning_rate=lr)  # noqa: E731
         return make_work(run, warm, net)
     if case.kind == "mlp_products":  # fastmlp only: the products of an MLP epoch (see cases.py)
-        X, _ = C.epoch_data(case, data_dir)
-        Y = np.zeros((len(X), p["hidden"]), np.float32)
-        net = network_cls([C.N_INPUT, p["hidden"]], output="identity", seed=C.SEED)
+        X, y = C.epoch_data(case, data_dir)
+        net = network_cls([C.N_INPUT, p["hidden"]], output="softmax", seed=C.SEED)  # H classes, labels 0..9
         b, lr = p["batch_size"], p["learning_rate"]
-        return make_work(lambda: net.train_epoch(X, Y, b, optimizer="sgd", learning_rate=lr), None, net)
+        return make_work(lambda: net.train_epoch(X, y, b, optimizer="sgd", learning_rate=lr), None, net)
     if case.kind == "sae_grad":
         X = C.sae_data(p["n_samples"])
         net = network_cls([C.N_INPUT, p["hidden"], C.N_INPUT], hidden_activation="sigmoid",
