@@ -147,6 +147,17 @@ def test_binary_cross_entropy_term_by_term_over_the_whole_float_range():
     np.testing.assert_allclose(got, np.maximum(z32, 0) + np.log1p(np.exp(-np.abs(z32))), rtol=1e-6, atol=1e-7)
 
 
+def test_float_tanh_over_the_whole_range():
+    # float32 tanh is a polynomial near 0 and 1 − 2/(e^2|z| + 1) beyond 0.625: relative error below 3e-7 on both
+    # sides of the switch, exact signs, ±1 far out, and inf/NaN handled
+    z = np.concatenate([np.linspace(-20, 20, 40001), [0.0, 1e-30, -1e-8, 0.625, np.nextafter(0.625, 1), 44.0, 1e4,
+                                                       -1e4, np.inf, -np.inf]]).astype(np.float32)
+    got = _core.activation_forward(z.reshape(1, -1), "tanh", False).ravel()
+    want = np.tanh(z.astype(np.float64))
+    np.testing.assert_allclose(got, want, rtol=3e-7, atol=0)
+    assert np.isnan(_core.activation_forward(np.float32([[np.nan]]), "tanh", False)).all()
+
+
 def test_an_unused_class_at_minus_infinity_costs_nothing(dtype):
     Z = np.array([[-np.inf, 0, 0, 0, 0]], dtype)
     loss, P = _core.softmax_cross_entropy_forward(Z, np.eye(5, dtype=dtype)[1:2])
