@@ -72,8 +72,9 @@ template <>
 inline float tanh_value(float z) {
     const float a = z < 0.0f ? -z : z;
     const float s = z * z;
-    const float small = ((((-5.70498872745e-3f * s + 2.06390887954e-2f) * s - 5.37397155531e-2f) * s +
-                          1.33314422036e-1f) * s - 3.33332819422e-1f) * s * z + z;
+    const float small = std::copysign(((((-5.70498872745e-3f * s + 2.06390887954e-2f) * s - 5.37397155531e-2f) * s +
+                                        1.33314422036e-1f) * s - 3.33332819422e-1f) * s * z + z,
+                                      z);  // −0 stays −0
     const float large_abs = 1.0f - 2.0f / (fast_exp(2.0f * a) + 1.0f);
     const float large = z < 0.0f ? -large_abs : large_abs;
     return a > 0.625f ? large : small;  // NaN: the comparison is false and the polynomial keeps the NaN

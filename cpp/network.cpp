@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "dense.h"
 #include "losses.h"
@@ -222,14 +223,12 @@ const T* Network<T>::dense_targets(Targets<T> y, const std::int64_t* rows, std::
     const int k = layout_.sizes[layout_.n_layers];
     if (y.dense && !rows) return y.dense + first * k;
     const auto source = [&](std::ptrdiff_t t) { return rows ? rows[first + t] : first + t; };
-    if (!y.dense) {  // checked before the threads fill the rows: an exception must not leave a parallel region
-        for (int t = 0; t < n; ++t) {
-            const std::int32_t label = y.labels[source(t)];
-            if (label < 0 || label >= k)
-                throw std::invalid_argument("label " + std::to_string(label) + " of sample " +
-                                            std::to_string(source(t)) + " is outside [0, " + std::to_string(k) + ")");
-        }
-    }
+    // Each label is read once, checked where it is used: the labels are the caller's array, which another thread
+    // may change while this runs (the GIL is released), so a label checked in an earlier pass could be out of range
+    // by the time it indexes a row. The first bad row is recorded and reported after the team: no exception may
+    // leave a parallel region.
+    // the first bad row and its label, packed (row << 32 | label bits) so that one atomic minimum keeps both
+    std::atomic<std::int64_t> first_bad(std::numeric_limits<std::int64_t>::max());
     on_team(omp_threads(), std::ptrdiff_t(n) * k > kParallelMinElements, [&](int id, int team) {
         int begin, end;
         team_share(n, id, team, begin, end);
@@ -237,12 +236,22 @@ const T* Network<T>::dense_targets(Targets<T> y, const std::int64_t* rows, std::
             T* row = out + std::ptrdiff_t(t) * k;
             if (y.dense) {
                 std::memcpy(row, y.dense + source(t) * k, sizeof(T) * k);
-            } else {
-                std::fill(row, row + k, T(0));
-                row[y.labels[source(t)]] = T(1);
+                continue;
+            }
+            const std::int32_t label = y.labels[source(t)];
+            std::fill(row, row + k, T(0));
+            if (label >= 0 && label < k) {
+                row[label] = T(1);
+                continue;
+            }
+            const std::int64_t bad = std::int64_t(t) << 32 | std::int64_t(std::uint32_t(label));
+            for (std::int64_t seen = first_bad.load(); bad < seen && !first_bad.compare_exchange_weak(seen, bad);) {
             }
         }
     });
+    if (const std::int64_t bad = first_bad.load(); bad != std::numeric_limits<std::int64_t>::max())
+        throw std::invalid_argument("label " + std::to_string(std::int32_t(std::uint32_t(bad))) + " of sample " +
+                                    std::to_string(source(bad >> 32)) + " is outside [0, " + std::to_string(k) + ")");
     return out;
 }
 

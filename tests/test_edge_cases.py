@@ -232,3 +232,42 @@ def test_nan_and_inf_through_the_float32_fast_exp_are_defined_behaviour():
     proc = run_child(NAN_EXP_CHILD, timeout=120, known_sanitizer_finding=True)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-6000:]
     assert not any(sign in proc.stderr for sign in SANITIZER_SIGNS), proc.stderr[-6000:]
+
+
+LABEL_RACE_CHILD = textwrap.dedent(r"""
+    import threading, time
+    import numpy as np, fastmlp
+    n = 4096
+    net = fastmlp.Network([16, 16, 10], seed=1)
+    X = np.random.default_rng(0).standard_normal((n, 16)).astype(np.float32)
+    y = np.zeros(n, np.int32)
+    stop = False
+    def writer():  # flips a label between valid and far out of range while train_epoch reads it without the GIL
+        while not stop:
+            y[n - 1] = 1 << 28
+            y[n - 1] = 3
+    thread = threading.Thread(target=writer)
+    thread.start()
+    outcomes = {"trained": 0, "refused": 0}
+    try:
+        start = time.time()
+        while time.time() - start < 2:
+            try:
+                net.train_epoch(X, y, 256)
+                outcomes["trained"] += 1
+            except ValueError as exc:
+                assert "is outside [0, 10)" in str(exc), exc
+                outcomes["refused"] += 1
+    finally:
+        stop = True
+        thread.join()
+    assert np.isfinite(net.get_flat()).all()
+    print(outcomes)
+""")
+
+
+def test_labels_changed_by_another_thread_mid_call_are_refused_not_written_out_of_bounds():
+    # each label is read once and checked where it indexes its one-hot row; a check in an earlier pass let a
+    # label changed in between write outside the workspace (a segfault within a second)
+    done = run_child(LABEL_RACE_CHILD, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -156,6 +156,7 @@ def test_float_tanh_over_the_whole_range():
     want = np.tanh(z.astype(np.float64))
     np.testing.assert_allclose(got, want, rtol=3e-7, atol=0)
     assert np.isnan(_core.activation_forward(np.float32([[np.nan]]), "tanh", False)).all()
+    assert np.signbit(_core.activation_forward(np.float32([[-0.0]]), "tanh", False)).all()  # −0 stays −0
 
 
 def test_an_unused_class_at_minus_infinity_costs_nothing(dtype):
