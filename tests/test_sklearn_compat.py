@@ -31,11 +31,6 @@ def expected_failed_checks(estimator):
     if not isinstance(estimator, (SoftmaxRegression, MLPClassifier)):
         return {}
     return {
-        # The check wants scikit-learn's own NotFittedError class. fastmlp raises its NotFittedError,
-        # which subclasses ValueError and AttributeError just like scikit-learn's (so
-        # `except (ValueError, AttributeError)` and check_is_fitted-based code work), but it cannot
-        # derive from scikit-learn's class without depending on scikit-learn.
-        "check_estimators_unfitted": "fastmlp.NotFittedError is not sklearn.exceptions.NotFittedError",
         # The check wants sklearn.exceptions.DataConversionWarning for a column-vector y. fastmlp
         # accepts an (n, 1) label array silently (it is unambiguous) and predicts the same; it has no
         # scikit-learn warning class to raise.
@@ -131,3 +126,28 @@ def test_fastmlp_does_not_import_sklearn():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
     assert fastmlp.SoftmaxRegression.__module__.startswith("fastmlp.")
+
+
+def test_not_fitted_error_is_also_sklearns_when_sklearn_is_loaded():
+    import pickle
+
+    from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+    for catch in (SklearnNotFittedError, fastmlp.NotFittedError, ValueError, AttributeError):
+        with pytest.raises(catch, match="not fitted yet"):
+            MLPClassifier().predict(np.zeros((2, 3)))
+    try:
+        SoftmaxRegression().predict_proba(np.zeros((2, 3)))
+    except fastmlp.NotFittedError as exc:
+        again = pickle.loads(pickle.dumps(exc))  # the combined class pickles as fastmlp's own
+        assert type(again) is fastmlp.NotFittedError and again.args == exc.args
+
+
+def test_without_sklearn_the_error_is_fastmlps_own_and_sklearn_stays_unloaded():
+    import subprocess
+    import sys
+    code = ("import sys, numpy as np, fastmlp\n"
+            "try:\n    fastmlp.MLPClassifier().predict(np.zeros((2, 3)))\n"
+            "except fastmlp.NotFittedError as exc:\n    assert type(exc) is fastmlp.NotFittedError, type(exc).__mro__\n"
+            "assert not any(name.startswith('sklearn') for name in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

@@ -1,6 +1,9 @@
 """Errors the estimators raise beyond the built-in ones."""
 from __future__ import annotations
 
+import functools
+import sys
+
 
 class NotFittedError(ValueError, AttributeError):
     """A method that needs a fitted model was called before ``fit``.
@@ -8,6 +11,27 @@ class NotFittedError(ValueError, AttributeError):
     Subclasses both ValueError and AttributeError, like scikit-learn's ``NotFittedError``, so code written
     for either (including scikit-learn's own checks) catches it.
     """
+
+
+def not_fitted_error(message):
+    """A :class:`NotFittedError` to raise. When scikit-learn is loaded, it is of a subclass that is also
+    scikit-learn's own ``NotFittedError``, so ``except sklearn.exceptions.NotFittedError`` and scikit-learn's
+    checks catch it as well. fastmlp never imports scikit-learn for this: where it is not loaded, nothing can
+    be catching its class."""
+    sklearn_exceptions = sys.modules.get("sklearn.exceptions")
+    sklearn_class = getattr(sklearn_exceptions, "NotFittedError", None)
+    if isinstance(sklearn_class, type) and issubclass(sklearn_class, Exception):
+        return _also_sklearn(sklearn_class)(message)
+    return NotFittedError(message)
+
+
+@functools.lru_cache(maxsize=None)
+def _also_sklearn(sklearn_class):
+    """NotFittedError and scikit-learn's, in one class; it pickles as a plain NotFittedError (its own name
+    cannot be imported)."""
+    return type("NotFittedError", (NotFittedError, sklearn_class),
+                {"__module__": NotFittedError.__module__, "__qualname__": NotFittedError.__qualname__,
+                 "__doc__": NotFittedError.__doc__, "__reduce__": lambda self: (NotFittedError, self.args)})
 
 
 class TrainingDivergedError(FloatingPointError):

@@ -12,7 +12,7 @@ import inspect
 
 import numpy as np
 
-from ._exceptions import NotFittedError
+from ._exceptions import not_fitted_error
 
 
 def _same_value(a, b):
@@ -90,8 +90,8 @@ class EstimatorAPI:
 
     def _check_is_fitted(self):
         if not self.__sklearn_is_fitted__():
-            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
-                                 "appropriate arguments before using this estimator.")
+            raise not_fitted_error(f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
+                                   "appropriate arguments before using this estimator.")
 
     # ------------------------------------------------------------------ tags
     def _more_tags(self):
