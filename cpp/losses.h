@@ -6,29 +6,37 @@
 
 namespace fastmlp {
 
-// probs (n, k) = softmax(logits); returns −(1/n) Σ_t Σ_j y_tj log probs_tj with log probs = z − max − log Σ e^(z−max),
-// i.e. per row (Σ_j y_j)·log Σ e^(z−max) − Σ_j y_j (z_j − max). probs may alias logits. Rows split between the
-// threads; each row's sums are vector-wide (simd reductions), the rows added in double.
+// One row of softmax_cross_entropy_forward: p = softmax(z), returns (Σ_j y_j)·log Σ e^(z−max) − Σ_j y_j (z_j − max).
+template <bool kVector, typename T>
+inline double softmax_cross_entropy_row(T* p, const T* z, const T* y, int k) {
+    const T zmax = row_max<kVector>(z, k);
+    T y_dot_shifted = 0, y_sum = 0;  // read before exp_shifted_row overwrites z when p aliases z
+    const auto add = [&](int j) {
+        y_dot_shifted += y[j] != T(0) ? y[j] * (z[j] - zmax) : T(0);  // 0·(−∞) of an unused class: 0
+        y_sum += y[j];
+    };
+    if constexpr (kVector) {
+#pragma omp simd reduction(+ : y_dot_shifted, y_sum)
+        for (int j = 0; j < k; ++j) add(j);
+    } else {
+        for (int j = 0; j < k; ++j) add(j);
+    }
+    const T sum = exp_shifted_row<kVector>(p, z, zmax, k);
+    const T inv = T(1) / sum;
+    for (int j = 0; j < k; ++j) p[j] *= inv;
+    return double(y_sum) * double(std::log(sum)) - double(y_dot_shifted);
+}
+
+// probs (n, k) = softmax(logits); returns −(1/n) Σ_t Σ_j y_tj log probs_tj with log probs = z − max − log Σ e^(z−max).
+// probs may alias logits. Rows split between the threads, each reduced vector-wide when it is long enough
+// (kVectorRow), the rows added in double.
 template <typename T>
 T softmax_cross_entropy_forward(T* probs, const T* logits, const T* y, int n, int k) {
-    const double total = parallel_sum(n, [&](std::ptrdiff_t t) {
-        const T* z = logits + t * k;
-        const T* yt = y + t * k;
-        T* p = probs + t * k;
-        const T zmax = row_max(z, k);
-        T y_dot_shifted = 0, y_sum = 0;  // read before exp_shifted_row overwrites z when probs aliases logits
-#pragma omp simd reduction(+ : y_dot_shifted, y_sum)
-        for (int j = 0; j < k; ++j) {
-            y_dot_shifted += yt[j] != T(0) ? yt[j] * (z[j] - zmax) : T(0);  // 0·(−∞) of an unused class: 0
-            y_sum += yt[j];
-        }
-        const T sum = exp_shifted_row(p, z, zmax, k);
-        const T inv = T(1) / sum;
-#pragma omp simd
-        for (int j = 0; j < k; ++j) p[j] *= inv;
-        return double(y_sum) * double(std::log(sum)) - double(y_dot_shifted);
-    }, std::ptrdiff_t(n) * k);
-    return T(total / n);
+    const auto row = [&](std::ptrdiff_t t) {
+        return k >= kVectorRow ? softmax_cross_entropy_row<true>(probs + t * k, logits + t * k, y + t * k, k)
+                               : softmax_cross_entropy_row<false>(probs + t * k, logits + t * k, y + t * k, k);
+    };
+    return T(parallel_sum(n, row, std::ptrdiff_t(n) * k) / n);
 }
 
 // log(1 + e^−|z|), the softplus tail of the binary cross-entropy. For float, without libm calls so that its loop
@@ -59,22 +67,29 @@ inline float log1p_exp_minus_abs(float z) {
 }
 
 // probs (n, k) = σ(logits); returns (1/n) Σ [max(z,0) − z·y + log(1 + e^−|z|)], BCE in its overflow-free form.
-// Rows split between the threads, each row summed in T (a simd reduction), the rows in double.
+// Element-wise, so taken in blocks of kBlock elements whatever the rows (a binary classifier's rows hold one):
+// each block summed in T (a simd reduction), the blocks in double, split between the threads.
 template <typename T>
 T sigmoid_binary_cross_entropy_forward(T* probs, const T* logits, const T* y, int n, int k) {
-    const double total = parallel_sum(n, [&](std::ptrdiff_t t) {
-        const T* z = logits + t * k;
-        const T* yt = y + t * k;
-        T* p = probs + t * k;
-        T row = 0;
-#pragma omp simd reduction(+ : row)
-        for (int j = 0; j < k; ++j) {
-            const T zj = z[j];  // read before p[j] is written: probs may alias logits
-            row += (zj > T(0) ? zj : T(0)) - zj * yt[j] + log1p_exp_minus_abs(zj);
-            p[j] = sigmoid(zj);
+    constexpr std::ptrdiff_t kBlock = 256;
+    const std::ptrdiff_t count = std::ptrdiff_t(n) * k;
+    const double total = parallel_sum((count + kBlock - 1) / kBlock, [&](std::ptrdiff_t block) {
+        const std::ptrdiff_t begin = block * kBlock, end = count < begin + kBlock ? count : begin + kBlock;
+        // local pointers: through the lambda's captured references, every store to p could change them, and the
+        // loop would stay scalar
+        const T* zs = logits + begin;
+        const T* ys = y + begin;
+        T* ps = probs + begin;
+        const int length = int(end - begin);
+        T part = 0;
+#pragma omp simd reduction(+ : part)
+        for (int i = 0; i < length; ++i) {
+            const T z = zs[i];  // read before ps[i] is written: probs may alias logits
+            part += (z > T(0) ? z : T(0)) - z * ys[i] + log1p_exp_minus_abs(z);
+            ps[i] = sigmoid(z);
         }
-        return double(row);
-    }, std::ptrdiff_t(n) * k);
+        return double(part);
+    }, count);
     return T(total / n);
 }
 
