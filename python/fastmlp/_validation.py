@@ -68,6 +68,11 @@ def as_features(X, n_features, dtype, name="X"):
 def as_targets(Y, n_samples, n_outputs, labels_allowed, dtype, name="Y"):
     """Targets for n_samples: int32 class labels (only when labels_allowed, i.e. a softmax output) or a
     dense (n_samples, n_outputs) matrix of ``dtype``. A 1-D float vector is a single-output matrix."""
+    if (type(Y) is np.ndarray and Y.dtype == dtype and Y.shape == (n_samples, n_outputs) and Y.flags.c_contiguous
+            and Y.flags.aligned):  # already what the core takes (as in as_float_array): only finiteness remains
+        if not all_finite(Y):
+            raise ValueError(f"{name} contains NaN or infinity")
+        return Y
     arr = _as_array(Y, name)
     _kind_check(arr, name)
     if arr.ndim == 1 and arr.dtype.kind in "iub" and labels_allowed:
