@@ -98,14 +98,14 @@ def build_cases(quick=False):
             params=dict(n_samples=n, batch_size=batch, hidden=hidden, learning_rate=0.1),
             warmup=1, reps=2 if quick else (5 if hidden <= 256 else 3),
             flops=mlp_flops(n, N_INPUT, hidden, N_CLASSES)))
-    # The ceiling of the largest MLP case's '% GEMM': the same epoch (same X, labels, batches and shuffle) with
-    # only its two big products per batch, Z = X·W1ᵀ and the fused W1 −= ρ·δᵀ·X, as an H-class softmax regression:
-    # one softmax pass in place of the sigmoid and its derivative, no second layer.
+    # What the largest MLP case's products reach with the least work around them: the same epoch (same X, labels,
+    # batches and shuffle) with its two big products per batch, Z = X·W1ᵀ and the fused W1 −= ρ·δᵀ·X, as an
+    # H-class softmax regression: one softmax pass in place of the sigmoid, its derivative and the second layer.
     batch, hidden = mlp_sizes[-1]
     cases.append(Case(
         f"mlp_b{batch}_h{hidden}_gemms", "mlp_products",
-        f"mlp_b{batch}_h{hidden}'s two 784x{hidden} products alone: 1 SGD epoch of a 784-{hidden} softmax "
-        f"regression on the same data, batch {batch}; its '% GEMM' is about the most the full case could reach",
+        f"mlp_b{batch}_h{hidden}'s two 784x{hidden} products with the least work around them: 1 SGD epoch of a "
+        f"784-{hidden} softmax regression on the same data, batch {batch}",
         "samples/s", True, ("fastmlp", "fastmlp_other"),
         params=dict(n_samples=n, batch_size=batch, hidden=hidden, learning_rate=0.1),
         warmup=1, reps=2 if quick else 3, flops=2 * 2 * n * N_INPUT * hidden))
