@@ -94,11 +94,11 @@ def _read_stream(stream: BinaryIO, path: Path, file_size: int | None) -> np.ndar
     dtype = IDX_TYPE_CODES[type_code]
     count = math.prod(shape)
     expected = count * dtype.itemsize
-    if file_size is not None and file_size - header_size != expected:
+    if file_size is not None:  # a regular file: its size is checked first, then read straight into the array
         actual = file_size - header_size
-        _size_mismatch(path, shape, dtype, expected,
-                       "truncated data" if actual < expected else "unexpected trailing bytes", actual)
-    if file_size is not None:  # a regular file of the right size: read straight into the array's memory
+        if actual != expected:
+            _size_mismatch(path, shape, dtype, expected,
+                           "truncated data" if actual < expected else "unexpected trailing bytes", actual)
         data = bytearray(expected)
         got = stream.readinto(data)
         if got != expected:  # the file shrank meanwhile
