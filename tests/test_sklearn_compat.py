@@ -129,6 +129,7 @@ def test_fastmlp_does_not_import_sklearn():
 
 
 def test_not_fitted_error_is_also_sklearns_when_sklearn_is_loaded():
+    import copy
     import pickle
 
     from sklearn.exceptions import NotFittedError as SklearnNotFittedError
@@ -138,8 +139,23 @@ def test_not_fitted_error_is_also_sklearns_when_sklearn_is_loaded():
     try:
         SoftmaxRegression().predict_proba(np.zeros((2, 3)))
     except fastmlp.NotFittedError as exc:
-        again = pickle.loads(pickle.dumps(exc))  # the combined class pickles as fastmlp's own
-        assert type(again) is fastmlp.NotFittedError and again.args == exc.args
+        exc.add_note("a note")
+        for again in (pickle.loads(pickle.dumps(exc)), copy.copy(exc), copy.deepcopy(exc)):
+            # rebuilt as the combined class again (scikit-learn is loaded here), notes and all
+            assert isinstance(again, SklearnNotFittedError) and isinstance(again, fastmlp.NotFittedError)
+            assert again.args == exc.args and again.__notes__ == ["a note"]
+
+
+def test_a_sklearn_class_that_cannot_be_combined_leaves_fastmlps_own(monkeypatch):
+    import sys
+    import types
+
+    # an OSError subclass cannot share a class with ValueError (instance lay-out conflict)
+    stub = types.SimpleNamespace(NotFittedError=type("NotFittedError", (OSError,), {}))
+    monkeypatch.setitem(sys.modules, "sklearn.exceptions", stub)
+    with pytest.raises(fastmlp.NotFittedError) as raised:
+        MLPClassifier().predict(np.zeros((2, 3)))
+    assert type(raised.value) is fastmlp.NotFittedError
 
 
 def test_without_sklearn_the_error_is_fastmlps_own_and_sklearn_stays_unloaded():
