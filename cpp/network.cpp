@@ -225,9 +225,8 @@ const T* Network<T>::dense_targets(Targets<T> y, const std::int64_t* rows, std::
     const auto source = [&](std::ptrdiff_t t) { return rows ? rows[first + t] : first + t; };
     // Each label is read once, checked where it is used: the labels are the caller's array, which another thread
     // may change while this runs (the GIL is released), so a label checked in an earlier pass could be out of range
-    // by the time it indexes a row. The first bad row is recorded and reported after the team: no exception may
-    // leave a parallel region.
-    // the first bad row and its label, packed (row << 32 | label bits) so that one atomic minimum keeps both
+    // by the time it indexes a row. The first bad row and its label are recorded, packed (row << 32 | label bits)
+    // so that one atomic minimum keeps both, and reported after the team: no exception may leave a parallel region.
     std::atomic<std::int64_t> first_bad(std::numeric_limits<std::int64_t>::max());
     on_team(omp_threads(), std::ptrdiff_t(n) * k > kParallelMinElements, [&](int id, int team) {
         int begin, end;

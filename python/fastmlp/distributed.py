@@ -31,6 +31,7 @@ floating-point sums with their default algorithms, but MPI does not strictly gua
 """
 from __future__ import annotations
 
+import inspect
 import operator
 import os
 
@@ -156,12 +157,11 @@ def raise_on_every_rank(comm, error):
     others a ValueError (TypeError if it was one) naming the rank and its message. So one rank's bad input
     stops the job on every rank instead of leaving the others waiting in the next allreduce."""
     gathered = comm.allgather(None if error is None else (type(error).__name__, str(error)))
-    failed = [(rank, kind, text) for rank, entry in enumerate(gathered) if entry is not None
-              for kind, text in [entry]]
     if error is not None:
         raise error
+    failed = [(rank, entry) for rank, entry in enumerate(gathered) if entry is not None]
     if failed:
-        rank, kind, text = failed[0]
+        rank, (kind, text) = failed[0]
         raise (TypeError if kind == "TypeError" else ValueError)(
             f"rank {rank} of the data-parallel job refused its arguments ({kind}: {text})")
 
@@ -174,8 +174,11 @@ def train_epoch(network, X, Y, batch_size, comm, **options):
     of samples and features, the targets' shape, the batch size, the network and the options (ValueError
     on every rank alike otherwise). A divergence (NaN/inf loss) on any rank raises FloatingPointError on
     every rank at the same mini-batch (the diverging rank reduces a NaN gradient)."""
-    try:
-        epoch = network._epoch_arguments(X, Y, batch_size, gradient_hook=allreduce_gradients_hook(comm), **options)
+    try:  # train_epoch's own defaults for the options not given (its signature is where they are defined)
+        defaults = {name: p.default for name, p in inspect.signature(network.train_epoch).parameters.items()
+                    if p.default is not inspect.Parameter.empty and name != "gradient_hook"}
+        epoch = network._epoch_arguments(X, Y, batch_size, gradient_hook=allreduce_gradients_hook(comm),
+                                         **{**defaults, **options})
         error = None
     except (TypeError, ValueError) as exc:
         epoch, error = None, exc

@@ -198,10 +198,10 @@ class Network:
                                       eps, shuffle, gradient_hook)
         return self._run_epoch(epoch)
 
-    def _epoch_arguments(self, X, Y, batch_size, optimizer="sgd", learning_rate=0.1, momentum=0.9, nesterov=False,
-                         beta1=0.9, beta2=0.999, eps=1e-8, shuffle=True, gradient_hook=None):
-        """Every argument of :meth:`train_epoch` checked and converted (TypeError/ValueError otherwise), as the
-        native call's arguments; nothing runs yet."""
+    def _epoch_arguments(self, X, Y, batch_size, optimizer, learning_rate, momentum, nesterov, beta1, beta2, eps,
+                         shuffle, gradient_hook):
+        """Every argument of :meth:`train_epoch` (whose signature holds the defaults) checked and converted
+        (TypeError/ValueError otherwise), as the native call's arguments; nothing runs yet."""
         X, Y = self._inputs(X, Y)
         batch_size = min(check_positive_int(batch_size, "batch_size"), X.shape[0])
         if optimizer not in OPTIMIZERS:
