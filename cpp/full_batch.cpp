@@ -79,7 +79,7 @@ void Network<T>::ensure_chunk_capacity(int whole_rows, int chunked_rows) {
 
 template <typename T>
 T Network<T>::loss_and_grad(const T* x, Targets<T> y, int n, bool want_grad) {
-    BusyGuard guard(busy_);
+    CallGuard guard(users_, CallGuard::exclusive);
     if (n < 1) throw std::invalid_argument("loss_and_grad: need at least one sample");
     if (!y.dense && !y.labels) throw std::invalid_argument("loss_and_grad: no targets given");
     if (y.labels && config_.output != Activation::softmax)

@@ -108,8 +108,8 @@ void Network<T>::forward_layers(const Rows& rows, const T* x, int from, int upto
         const bool output = l == layout_.n_layers - 1;
         const bool bare = output && form == OutputForm::product;
         T* sums = with_means && !output ? work_.data() + mean_act_offset_ + std::ptrdiff_t(l) * width : nullptr;
-        const T* in = l == 0 ? x : act(l - 1) + std::ptrdiff_t(rows.first) * s[l];
-        T* out = output ? rows.output : act(l) + std::ptrdiff_t(rows.first) * s[l + 1];
+        const T* in = l == 0 ? x : hidden_rows(rows, l - 1);
+        T* out = output ? rows.output : hidden_rows(rows, l);
         dense_forward(out, in, weight(l), bare ? static_cast<const T*>(nullptr) : bias(l), rows.n, s[l], s[l + 1],
                       output && form != OutputForm::activations ? Activation::identity : activation_of(l),
                       bool(layout_.transposed[l]), sums, rows.sums);
@@ -125,20 +125,72 @@ T* Network<T>::output_delta(const Rows& rows) {
 }
 
 template <typename T>
+AlignedVector<T> Network<T>::take_scratch(std::size_t n) {
+    AlignedVector<T> scratch;
+    {
+        std::lock_guard<std::mutex> lock(scratch_mutex_);
+        if (!scratch_pool_.empty()) {
+            scratch = std::move(scratch_pool_.back());
+            scratch_pool_.pop_back();
+        }
+    }
+    if (scratch.size() < n) scratch.resize(n);
+    return scratch;
+}
+
+template <typename T>
+void Network<T>::give_back_scratch(AlignedVector<T>& scratch) noexcept {
+    try {
+        std::lock_guard<std::mutex> lock(scratch_mutex_);
+        scratch_pool_.push_back(std::move(scratch));
+    } catch (...) {  // no room to keep it: the next call allocates its own
+    }
+}
+
+template <typename T>
+std::size_t Network<T>::workspace_bytes() const {
+    std::size_t elements = work_.capacity();
+    std::lock_guard<std::mutex> lock(scratch_mutex_);
+    for (const AlignedVector<T>& scratch : scratch_pool_) elements += scratch.capacity();
+    return elements * sizeof(T);
+}
+
+// Rows per chunk of an inference call: a large set is predicted a block at a time, on buffers that do not grow
+// with it.
+constexpr int kInferenceChunkRows = 4096;
+
+template <typename T>
 void Network<T>::forward(T* out, const T* x, int n, int upto, const std::function<bool(bool)>& stop_requested) {
-    BusyGuard guard(busy_);
+    CallGuard guard(users_, CallGuard::shared);
     if (n < 1) throw std::invalid_argument("forward: need at least one sample");
     if (upto < 0 || upto >= layout_.n_layers) throw std::invalid_argument("forward: layer index out of range");
-    // Inference runs in chunks so that predicting on a large set does not grow the workspace to its size.
-    const int chunk = std::min(n, std::max(capacity_, 4096));
-    ensure_capacity(chunk);
+    // The call's own buffers, not the workspace, so that forward passes can run side by side: two blocks of
+    // hidden activations, each layer reading the one the layer before it wrote.
+    const int chunk = std::min(n, kInferenceChunkRows);
+    const bool hidden_upto = upto < layout_.n_layers - 1;
+    const bool has_hidden = layout_.n_layers > 1;
+    const std::ptrdiff_t block = has_hidden ? whole_cache_lines<T>(std::ptrdiff_t(chunk) * layout_.max_width()) : 0;
+    AlignedVector<T> buffers = take_scratch(2 * block);
+    struct GiveBack {
+        Network& net;
+        AlignedVector<T>& scratch;
+        ~GiveBack() { net.give_back_scratch(scratch); }
+    } give_back{*this, buffers};
     FlushSubnormals flush(loops_fork(chunk));
     const int width_in = layout_.sizes[0], width_out = layout_.sizes[upto + 1];
     for (int first = 0; first < n; first += chunk) {
-        const int rows = std::min(chunk, n - first);
-        forward_layers(whole_batch(rows), x + std::ptrdiff_t(first) * width_in, 0, upto, OutputForm::activations);
-        std::memcpy(out + std::ptrdiff_t(first) * width_out, act(upto), sizeof(T) * std::size_t(rows) * width_out);
-        if (first + rows < n && stop_requested && stop_requested(false))
+        Rows rows;
+        rows.n = std::min(chunk, n - first);
+        if (has_hidden) {
+            rows.hidden[0] = buffers.data();
+            rows.hidden[1] = buffers.data() + block;
+        }
+        T* out_rows = out + std::ptrdiff_t(first) * width_out;
+        rows.output = out_rows;  // the output layer writes straight into out
+        forward_layers(rows, x + std::ptrdiff_t(first) * width_in, 0, upto, OutputForm::activations);
+        if (hidden_upto)
+            std::memcpy(out_rows, hidden_rows(rows, upto), sizeof(T) * std::size_t(rows.n) * width_out);
+        if (first + rows.n < n && stop_requested && stop_requested(false))
             throw Interrupted("inference interrupted");
     }
 }

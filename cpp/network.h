@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -82,8 +83,8 @@ class Network {
     T train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& options,
                   const std::function<bool(bool)>& stop_requested,
                   const std::function<void(T*, std::ptrdiff_t)>& reduce_gradients = nullptr);
-    // Bytes the workspace holds (it only grows, on the first call at a larger batch).
-    std::size_t workspace_bytes() const { return work_.capacity() * sizeof(T); }
+    // Bytes the workspace and the inference buffers hold (they only grow, on the first call at a larger batch).
+    std::size_t workspace_bytes() const;
 
    private:
     T* weight(int l) { return params_.data() + layout_.weight_offset[layout_.weight_block[l]]; }
@@ -114,6 +115,7 @@ class Network {
         T* targets = nullptr;     // where dense_targets gathers the rows' targets
         ThreadSums<T> sums;       // scratch for the per-thread partial column sums
         T* grads = nullptr;       // a chunk's: its thread's own gradient buffer
+        T* hidden[2] = {};        // inference: hidden layer l's activations in hidden[l % 2] (n × max_width each)
     };
     Rows whole_batch(int n);
     Rows thread_chunk(int id, int first, int n);
@@ -134,6 +136,10 @@ class Network {
     // Layers from..upto of the rows, x being the rows' inputs; the output layer's in the given form.
     // with_means: each hidden layer's forward pass also sums its activations for the sparsity penalty.
     void forward_layers(const Rows& rows, const T* x, int from, int upto, OutputForm form, bool with_means = false);
+    // Hidden layer l's activations of the rows: in the batch workspace, or in the rows' own buffers (inference).
+    T* hidden_rows(const Rows& rows, int l) {
+        return rows.hidden[0] ? rows.hidden[l % 2] : act(l) + std::ptrdiff_t(rows.first) * layout_.sizes[l + 1];
+    }
     T* output_delta(const Rows& rows);  // where output_loss leaves δ(L): in place of Ŷ where it can
     // The rows' data loss (mean over rows.n); with_error also leaves the output error δ(L) = ∂E/∂Z(L) and its
     // column sums for backward (the squared error computes its loss in that same pass).
@@ -167,25 +173,45 @@ class Network {
     int thread_capacity_ = 0;                                     // threads the workspace has partial sums for
     std::ptrdiff_t chunk_offset_ = 0, chunk_stride_ = 0;          // thread id's chunk buffers: offset + id·stride
 
-    std::atomic<bool> busy_{false};
+    // Inference buffers kept for the next forward (a fresh block of this size would be page-faulted in on every
+    // call): one per forward that ran at the same time as others.
+    AlignedVector<T> take_scratch(std::size_t n);
+    void give_back_scratch(AlignedVector<T>& scratch) noexcept;
+    mutable std::mutex scratch_mutex_;
+    std::vector<AlignedVector<T>> scratch_pool_;
+
+    std::atomic<int> users_{0};  // CallGuard's count: inference calls running, or −1 for one exclusive call
 };
 
-// Refuses a second concurrent call into the same network instead of corrupting its workspace.
-class BusyGuard {
+// Calls into one network from several threads. Inference (forward) only reads the parameters and runs on buffers
+// of its own, so such calls may run side by side; every other call (training, loss, gradient) uses the network's
+// workspace or changes its parameters, and runs alone. A call that cannot run now is refused, not made to wait: a
+// gradient hook calling into its own network would otherwise wait forever.
+class CallGuard {
    public:
-    explicit BusyGuard(std::atomic<bool>& busy) : busy_(busy) {
-        bool expected = false;
-        if (!busy_.compare_exchange_strong(expected, true))
-            throw std::runtime_error(
-                "this Network is already running a call (from another thread, or this call's own gradient "
-                "hook); use one Network per thread, and no calls into the network from its own hook");
+    enum Kind { shared, exclusive };
+    CallGuard(std::atomic<int>& users, Kind kind) : users_(users), kind_(kind) {
+        int now = users_.load();
+        do {
+            if (kind == exclusive ? now != 0 : now < 0)
+                throw std::runtime_error(
+                    "this Network is already running a call (from another thread, or this call's own gradient "
+                    "hook); forward passes may share a network, but training or a loss needs it alone: use one "
+                    "Network per training thread, and no calls into the network from its own hook");
+        } while (!users_.compare_exchange_weak(now, kind == exclusive ? -1 : now + 1));
     }
-    ~BusyGuard() { busy_.store(false); }
-    BusyGuard(const BusyGuard&) = delete;
-    BusyGuard& operator=(const BusyGuard&) = delete;
+    ~CallGuard() {
+        if (kind_ == exclusive)
+            users_.store(0);
+        else
+            users_.fetch_sub(1);
+    }
+    CallGuard(const CallGuard&) = delete;
+    CallGuard& operator=(const CallGuard&) = delete;
 
    private:
-    std::atomic<bool>& busy_;
+    std::atomic<int>& users_;
+    const Kind kind_;
 };
 
 extern template class Network<float>;

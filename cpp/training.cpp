@@ -65,7 +65,7 @@ template <typename T>
 T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o,
                           const std::function<bool(bool)>& stop_requested,
                           const std::function<void(T*, std::ptrdiff_t)>& reduce_gradients) {
-    BusyGuard guard(busy_);
+    CallGuard guard(users_, CallGuard::exclusive);
     check_options(o);
     if (n < 1) throw std::invalid_argument("train_epoch: need at least one sample");
     if (!y.dense && !y.labels) throw std::invalid_argument("train_epoch: no targets given");
