@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <thread>
 
 #include "dense.h"
 #include "losses.h"
@@ -134,15 +135,19 @@ AlignedVector<T> Network<T>::take_scratch(std::size_t n) {
             scratch_pool_.pop_back();
         }
     }
-    if (scratch.size() < n) scratch.resize(n);
+    // Replaced, not resized: growing would copy what is about to be overwritten, and could reserve twice n.
+    if (scratch.size() < n) scratch = AlignedVector<T>(n);
     return scratch;
 }
 
 template <typename T>
 void Network<T>::give_back_scratch(AlignedVector<T>& scratch) noexcept {
+    // At most one buffer per core is kept: more forwards than cores at once gain nothing from running together,
+    // and a burst of them must not leave its peak memory held for good.
+    static const std::size_t kept = std::max(2u, std::thread::hardware_concurrency());
     try {
         std::lock_guard<std::mutex> lock(scratch_mutex_);
-        scratch_pool_.push_back(std::move(scratch));
+        if (scratch_pool_.size() < kept) scratch_pool_.push_back(std::move(scratch));
     } catch (...) {  // no room to keep it: the next call allocates its own
     }
 }
@@ -170,11 +175,13 @@ void Network<T>::forward(T* out, const T* x, int n, int upto, const std::functio
     const bool hidden_upto = upto < layout_.n_layers - 1;
     const bool has_hidden = layout_.n_layers > 1;
     const std::ptrdiff_t block = has_hidden ? whole_cache_lines<T>(std::ptrdiff_t(chunk) * layout_.max_width()) : 0;
-    AlignedVector<T> buffers = take_scratch(2 * block);
+    AlignedVector<T> buffers = has_hidden ? take_scratch(2 * block) : AlignedVector<T>();
     struct GiveBack {
         Network& net;
         AlignedVector<T>& scratch;
-        ~GiveBack() { net.give_back_scratch(scratch); }
+        ~GiveBack() {
+            if (!scratch.empty()) net.give_back_scratch(scratch);
+        }
     } give_back{*this, buffers};
     FlushSubnormals flush(loops_fork(chunk));
     const int width_in = layout_.sizes[0], width_out = layout_.sizes[upto + 1];
@@ -246,7 +253,7 @@ void Network<T>::backward(const Rows& rows, const T* x, T* target, T scale, bool
         T* next = delta == rows.deltas[1] ? rows.deltas[0] : rows.deltas[1];  // never δ(L)'s place (may be small)
         T* dw = target + layout_.weight_offset[layout_.weight_block[l]];
         T* db = target + layout_.bias_offset[l];
-        const T* in = l == 0 ? x : act(l - 1) + std::ptrdiff_t(rows.first) * s[l];
+        const T* in = l == 0 ? x : hidden_rows(rows, l - 1);
         dense_backward(l == 0 ? static_cast<T*>(nullptr) : next, dw, db, delta, in, weight(l), n, s[l], s[l + 1],
                        bool(layout_.transposed[l]), accumulate || bool(layout_.accumulate_dw[l]), scale, accumulate,
                        delta_sums);

@@ -1,6 +1,7 @@
 """Thread safety: the GIL is released in long native calls; separate networks train concurrently with the
-same results as sequentially; one network called from two threads at once refuses the second call
-(RuntimeError) instead of corrupting its workspace; set_num_threads takes effect.
+same results as sequentially; forward passes on one network run from several threads at once, while a call
+that trains it or computes a loss runs alone (an overlapping call gets RuntimeError instead of corrupting its
+workspace); set_num_threads takes effect.
 
 Oversubscription: fastmlp splits each product across the OpenMP pool, one single-threaded OpenBLAS call per thread
 (cpp/gemm.cpp, tested in test_gemm_threads.py), so the BLAS and the element-wise loops share one pool of
@@ -13,6 +14,7 @@ import sys
 import textwrap
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -255,7 +257,6 @@ def test_forward_passes_on_one_network_from_many_threads_all_run_and_agree(threa
 
 def test_a_fitted_estimator_predicts_from_many_threads_at_once(threads):
     """A fitted model served from a thread pool: every predict_proba/predict call runs and agrees."""
-    from concurrent.futures import ThreadPoolExecutor
     X, y = data(3000, 20, 3, 4)
     clf = fastmlp.MLPClassifier((32,), max_epochs=2, random_state=0).fit(X, y)
     expected_proba, expected_labels = clf.predict_proba(X), clf.predict(X)
@@ -266,6 +267,21 @@ def test_a_fitted_estimator_predicts_from_many_threads_at_once(threads):
         np.testing.assert_array_equal(p, expected_proba)
     for l in labels:
         np.testing.assert_array_equal(l, expected_labels)
+
+
+def test_a_burst_of_concurrent_forwards_does_not_keep_its_peak_memory(threads):
+    fastmlp.set_num_threads(1)
+    X, _ = data(4096, 100, 10, 5)
+    net = fastmlp.Network((100, 512, 10), seed=0)
+    net.forward(X)
+    one_call = net._net.workspace_bytes
+    assert one_call >= 2 * 4096 * 512 * 4  # two blocks of hidden activations
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda _: net.forward(X), range(64)))
+    kept = max(2, os.cpu_count() or 1)
+    assert net._net.workspace_bytes <= kept * one_call
+    net.forward(X[:10])  # a small call reuses a kept buffer: nothing grows
+    assert net._net.workspace_bytes <= kept * one_call
 
 
 def test_a_call_that_needs_the_network_alone_is_refused_while_forward_passes_run(threads):
