@@ -89,6 +89,18 @@ void require_shape(const Array<T>& a, std::initializer_list<py::ssize_t> dims, c
     }
 }
 
+// An optional argument of the parameter vector's size (None: null): theta to read or grad_out to write.
+template <typename T>
+T* flat_parameters(const py::object& obj, std::ptrdiff_t size, const char* name, bool written) {
+    if (obj.is_none()) return nullptr;
+    if (!py::isinstance<Array<T>>(obj))
+        throw py::type_error(std::string(name) + " must be a C-contiguous array of the network's dtype");
+    auto a = py::reinterpret_borrow<Array<T>>(obj);
+    require_shape(a, {py::ssize_t(size)}, name);
+    if (written && !a.writeable()) throw py::value_error(std::string(name) + " must be writable");
+    return const_cast<T*>(a.data());
+}
+
 template <typename T>
 Array<T> new_array(std::initializer_list<py::ssize_t> shape) {
     return Array<T>(std::vector<py::ssize_t>(shape));
@@ -171,14 +183,18 @@ void bind_network(py::module_& m, const char* name) {
             signals.run([&] { net.forward(o, xp, int(n), layer, signals.callback()); });
             return out;
         }, py::arg("X").noconvert(), py::arg("layer"))
-        .def("loss_and_grad", [](Net& net, const Array<T>& x, const py::array& y, bool want_grad) {
+        .def("loss_and_grad", [](Net& net, const Array<T>& x, const py::array& y, bool want_grad,
+                                 const py::object& theta, const py::object& grad_out) {
             const Layout& l = net.layout();
             require_shape(x, {-1, l.sizes[0]}, "X");
             Targets<T> t = as_targets<T>(y, x.shape(0), l.sizes[l.n_layers]);
             const T* xp = x.data();
+            const T* th = flat_parameters<T>(theta, l.size, "theta", false);
+            T* go = flat_parameters<T>(grad_out, l.size, "grad_out", true);
             py::gil_scoped_release release;
-            return net.loss_and_grad(xp, t, int(x.shape(0)), want_grad);
-        }, py::arg("X").noconvert(), py::arg("Y"), py::arg("want_grad"))
+            return net.loss_and_grad(xp, t, int(x.shape(0)), want_grad, th, go);
+        }, py::arg("X").noconvert(), py::arg("Y"), py::arg("want_grad"), py::arg("theta") = py::none(),
+           py::arg("grad_out") = py::none())
         .def("train_epoch", [](py::object self, const Array<T>& x, const py::array& y, int batch_size,
                                const std::string& optimizer, double lr, double momentum, bool nesterov, double beta1,
                                double beta2, double eps, bool shuffle, py::object gradient_hook) {

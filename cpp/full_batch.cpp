@@ -78,27 +78,31 @@ void Network<T>::ensure_chunk_capacity(int whole_rows, int chunked_rows) {
 }
 
 template <typename T>
-T Network<T>::loss_and_grad(const T* x, Targets<T> y, int n, bool want_grad) {
+T Network<T>::loss_and_grad(const T* x, Targets<T> y, int n, bool want_grad, const T* theta, T* grad_out) {
     CallGuard guard(users_, CallGuard::exclusive);
     if (n < 1) throw std::invalid_argument("loss_and_grad: need at least one sample");
     if (!y.dense && !y.labels) throw std::invalid_argument("loss_and_grad: no targets given");
     if (y.labels && config_.output != Activation::softmax)
         throw std::invalid_argument("integer labels need a softmax output");
+    if (theta) std::copy(theta, theta + layout_.size, params_.begin());
+    T loss;
     if (runs_in_chunks(n, omp_threads())) {
         ensure_chunk_capacity(0, n);
         FlushSubnormals flush(true);
-        return chunked_loss_and_grad(x, y, 0, n, want_grad);
+        loss = chunked_loss_and_grad(x, y, 0, n, want_grad);
+    } else {
+        ensure_capacity(n);
+        FlushSubnormals flush(loops_fork(n));
+        const Rows all = whole_batch(n);
+        const T* yd = dense_targets(y, nullptr, 0, n, all.targets);
+        forward_layers(all, x, 0, layout_.n_layers - 1, output_form(want_grad), sparse());
+        loss = add_penalties(output_loss(all, yd, want_grad), n);
+        if (want_grad) {
+            backward(all, x, grads_.data(), T(1), false);
+            add_weight_decay_gradient();
+        }
     }
-    ensure_capacity(n);
-    FlushSubnormals flush(loops_fork(n));
-    const Rows all = whole_batch(n);
-    const T* yd = dense_targets(y, nullptr, 0, n, all.targets);
-    forward_layers(all, x, 0, layout_.n_layers - 1, output_form(want_grad), sparse());
-    const T loss = add_penalties(output_loss(all, yd, want_grad), n);
-    if (want_grad) {
-        backward(all, x, grads_.data(), T(1), false);
-        add_weight_decay_gradient();
-    }
+    if (want_grad && grad_out) std::copy(grads_.begin(), grads_.end(), grad_out);
     return loss;
 }
 
@@ -157,8 +161,9 @@ T Network<T>::chunked_loss_and_grad(const T* x, Targets<T> y, std::ptrdiff_t fir
     return T(total / n) + penalties;
 }
 
-template float Network<float>::loss_and_grad(const float*, Targets<float>, int, bool);
-template double Network<double>::loss_and_grad(const double*, Targets<double>, int, bool);
+template float Network<float>::loss_and_grad(const float*, Targets<float>, int, bool, const float*, float*);
+template double Network<double>::loss_and_grad(const double*, Targets<double>, int, bool, const double*,
+                                                double*);
 template float Network<float>::chunked_loss_and_grad(const float*, Targets<float>, std::ptrdiff_t, int, bool);
 template double Network<double>::chunked_loss_and_grad(const double*, Targets<double>, std::ptrdiff_t, int, bool);
 template std::ptrdiff_t Network<float>::chunk_buffers(std::ptrdiff_t, std::ptrdiff_t, Rows*);

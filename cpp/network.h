@@ -73,8 +73,11 @@ class Network {
     // stop_requested(false), when set, is called between chunks of rows; when it returns true Interrupted is
     // thrown (out is then only partly written).
     void forward(T* out, const T* x, int n, int upto, const std::function<bool(bool)>& stop_requested = nullptr);
-    // Loss of the whole batch (data loss + sparsity + weight decay); fills grads() when want_grad.
-    T loss_and_grad(const T* x, Targets<T> y, int n, bool want_grad);
+    // Loss of the whole batch (data loss + sparsity + weight decay); fills grads() when want_grad. theta, when
+    // given, first becomes the parameters, and grad_out, when given, receives a copy of the gradient: inside the
+    // call, so that no other thread's call can come in between.
+    T loss_and_grad(const T* x, Targets<T> y, int n, bool want_grad, const T* theta = nullptr,
+                    T* grad_out = nullptr);
     // One pass over the data in mini-batches with the chosen optimizer; returns the mean batch loss.
     // stop_requested(last) is called after every mini-batch (last: the epoch's final one); when it returns true
     // the epoch is undone and Interrupted thrown.

@@ -284,6 +284,51 @@ def test_a_burst_of_concurrent_forwards_does_not_keep_its_peak_memory(threads):
     assert net._net.workspace_bytes <= kept * one_call
 
 
+@pytest.mark.parametrize("method", ["loss_and_grad_flat", "loss_and_grad"])
+def test_gradients_asked_from_two_threads_are_each_for_their_own_call(threads, method):
+    """Setting theta and copying the gradient out happen inside the guarded native call: a call from another
+    thread can be refused, but never slip in between and leave one thread with the other's gradient."""
+    fastmlp.set_num_threads(1)
+    X, y = data(600, 30, 4, 6)
+    parts = [(X[:300], y[:300]), (X[300:], y[300:])]  # each thread its own data
+    net = fastmlp.Network((30, 40, 4), seed=0)
+    rng = np.random.default_rng(0)
+    thetas = [rng.normal(0, 0.3, net.n_parameters).astype(np.float32) for _ in range(2)]
+    if method == "loss_and_grad":
+        thetas = [net.get_flat()] * 2  # one set of parameters: only the data differ
+
+    def call(i):
+        if method == "loss_and_grad_flat":
+            return net.loss_and_grad_flat(thetas[i], *parts[i])
+        loss, gw, gb = net.loss_and_grad(*parts[i])
+        return loss, np.concatenate([g.ravel() for g in gw] + [g.ravel() for g in gb])
+
+    expected = [call(i) for i in range(2)]
+    assert not np.array_equal(expected[0][1], expected[1][1])
+    bad, done = [], [0, 0]
+    barrier = threading.Barrier(2)
+
+    def worker(i):
+        barrier.wait()
+        while done[i] < 150:
+            try:
+                loss, grad = call(i)
+            except RuntimeError as exc:
+                assert "already running a call (from another thread" in str(exc)
+                continue
+            done[i] += 1
+            if loss != expected[i][0] or not np.array_equal(grad, expected[i][1]):
+                bad.append(i)
+
+    workers = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert done == [150, 150]
+    assert not bad, f"{len(bad)} calls returned a loss or gradient that was not their own"
+
+
 def test_a_call_that_needs_the_network_alone_is_refused_while_forward_passes_run(threads):
     fastmlp.set_num_threads(1)
     X, y = data(20000, 100, 10, 2)

@@ -168,8 +168,8 @@ class Network:
     def loss_and_grad(self, X, Y):
         """(loss, grad_weights, grad_biases) for the whole batch; the gradients are fresh arrays."""
         X, Y = self._inputs(X, Y)
-        loss = _finite_loss(self._net.loss_and_grad(X, Y, True), self._params)
-        grad = self._grads.copy()
+        grad = np.empty(self.layout.size, self.dtype)  # filled inside the native call: no other call between
+        loss = _finite_loss(self._net.loss_and_grad(X, Y, True, grad_out=grad), self._params)
         return loss, self.layout.weight_views(grad), self.layout.bias_views(grad)
 
     def loss_and_grad_flat(self, theta, X, Y):
@@ -177,9 +177,10 @@ class Network:
         wants. Pass X, Y already converted (``float32``/``float64`` C-contiguous) to avoid a copy per call."""
         theta = self._checked_theta(theta)
         X, Y = self._inputs(X, Y)  # all checked before the parameters change: a bad call leaves them as they were
-        self._params[:] = theta
-        loss = _finite_loss(self._net.loss_and_grad(X, Y, True), self._params)
-        return loss, self._grads.copy()
+        grad = np.empty(self.layout.size, self.dtype)
+        # theta set and the gradient copied inside the native call, so another thread's call cannot come between
+        loss = _finite_loss(self._net.loss_and_grad(X, Y, True, theta=theta, grad_out=grad), self._params)
+        return loss, grad
 
     def train_epoch(self, X, Y, batch_size, optimizer="sgd", learning_rate=0.1, momentum=0.9, nesterov=False,
                     beta1=0.9, beta2=0.999, eps=1e-8, shuffle=True, gradient_hook=None):
