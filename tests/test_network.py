@@ -336,3 +336,32 @@ def test_float_class_labels_are_told_apart_from_a_wrong_shape():
         net.train_epoch(X, np.array([0.0, 1.0, 0.0, 1.0]), batch_size=2)
     with pytest.raises(ValueError, match=r"must have shape \(4, 2\) or integer labels"):
         net.train_epoch(X, np.zeros(3), batch_size=2)
+
+
+def test_native_loss_and_grad_checks_its_theta_and_grad_out():
+    """The native call behind loss_and_grad_flat: theta and grad_out must be the parameter vector's size and the
+    network's dtype (no silent copy), and grad_out writable; a refused argument changes nothing."""
+    net = fastmlp.Network((3, 4, 2), seed=0)
+    X = np.ones((5, 3), np.float32)
+    y = np.zeros(5, np.int32)  # the native call takes int32 labels
+    before = net.get_flat()
+    size = net.n_parameters
+    cases = [
+        (dict(theta=np.zeros(size, np.float64)), TypeError, "theta must be a C-contiguous array of the network"),
+        (dict(theta=np.zeros(2 * size, np.float32)[::2]), TypeError, "theta must be a C-contiguous"),
+        (dict(theta=np.zeros(size + 1, np.float32)), ValueError, rf"theta must have shape \({size}\)"),
+        (dict(grad_out=np.zeros((size, 1), np.float32)), ValueError, "grad_out must have shape"),
+    ]
+    read_only = np.zeros(size, np.float32)
+    read_only.flags.writeable = False
+    cases.append((dict(grad_out=read_only), ValueError, "grad_out must be writable"))
+    for kwargs, error, message in cases:
+        with pytest.raises(error, match=message):
+            net._net.loss_and_grad(X, y, True, **kwargs)
+        np.testing.assert_array_equal(net.get_flat(), before)
+    theta = np.full(size, 0.1, np.float32)
+    grad = np.empty(size, np.float32)
+    loss = net._net.loss_and_grad(X, y, True, theta=theta, grad_out=grad)
+    np.testing.assert_array_equal(net.get_flat(), theta)
+    np.testing.assert_array_equal(grad, net._grads)
+    assert np.isfinite(loss)
