@@ -154,6 +154,37 @@ def test_a_divergence_on_one_rank_stops_every_rank_at_the_same_mini_batch(tmp_pa
     assert "another rank's loss diverged" in other and "mini-batch 1 " in other, other
 
 
+def test_a_callback_that_stops_one_rank_stops_every_rank_after_the_same_epoch(tmp_path):
+    # rank 1's callback asks to stop after epoch 2, rank 0's never does: without the per-epoch agreement rank 0
+    # would wait in epoch 3's first allreduce forever (run_command's timeout fails it)
+    run_mpi(tmp_path, """
+        stop_at = 2 if comm.rank == 1 else None
+        clf = fastmlp.MLPClassifier((8,), max_epochs=6, n_iter_no_change=100, random_state=0,
+                                    callbacks=[lambda record: record["epoch"] == stop_at])
+        clf.fit(X, y, comm=comm)
+        assert clf.n_iter_ == 2, clf.n_iter_
+        np.save(f"theta{comm.rank}.npy", clf.network_.get_flat())
+        """)
+    check_ranks_agree(tmp_path)
+
+
+def test_a_callback_that_fails_on_one_rank_raises_on_every_rank(tmp_path):
+    run_mpi(tmp_path, """
+        def callback(record):
+            if comm.rank == 0 and record["epoch"] == 2:
+                raise KeyError("injected on rank 0")
+        clf = fastmlp.MLPClassifier((8,), max_epochs=6, random_state=0, callbacks=[callback])
+        try:
+            clf.fit(X, y, comm=comm)
+        except (KeyError, RuntimeError) as exc:
+            open(f"error{comm.rank}.txt", "w").write(f"{type(exc).__name__}: {exc}")
+        """)
+    own, other = ((tmp_path / f"error{rank}.txt").read_text() for rank in (0, 1))
+    assert own.startswith("KeyError") and "injected on rank 0" in own, own
+    assert other.startswith("RuntimeError") and "rank 0 of the data-parallel job failed at the end of an " \
+        "epoch (KeyError: " in other, other
+
+
 def test_ranks_that_disagree_are_told_so_on_every_rank(tmp_path):
     run_mpi(tmp_path, f"""
         net = fastmlp.Network((784, 8, 10), dtype="float64", seed=1)

@@ -152,18 +152,33 @@ def broadcast_parameters(network, comm, root=0):
     network.set_flat(theta)
 
 
-def raise_on_every_rank(comm, error):
+def raise_on_every_rank(comm, error, what="refused its arguments", error_class=None):
     """Collective (one ``allgather``): if any rank passes an exception, every rank raises: that rank its own, the
-    others a ValueError (TypeError if it was one) naming the rank and its message. So one rank's bad input
-    stops the job on every rank instead of leaving the others waiting in the next allreduce."""
+    others an ``error_class`` (by default a ValueError, or TypeError if it was one) naming the rank, ``what``
+    it did and its message. So one rank's bad input or failed step stops the job on every rank instead of
+    leaving the others waiting in the next allreduce."""
     gathered = comm.allgather(None if error is None else (type(error).__name__, str(error)))
     if error is not None:
         raise error
     failed = [(rank, entry) for rank, entry in enumerate(gathered) if entry is not None]
     if failed:
         rank, (kind, text) = failed[0]
-        raise (TypeError if kind == "TypeError" else ValueError)(
-            f"rank {rank} of the data-parallel job refused its arguments ({kind}: {text})")
+        cls = error_class or (TypeError if kind == "TypeError" else ValueError)
+        raise cls(f"rank {rank} of the data-parallel job {what} ({kind}: {text})")
+
+
+def stop_together(comm, decide):
+    """Collective: ``decide()`` on every rank (its end-of-epoch callbacks), then the same answer everywhere:
+    stop if any rank's said so; if one rank's raised, it raises that and every other rank a RuntimeError
+    naming it. Otherwise a callback that stops (or fails on) one rank would leave the others waiting in the
+    next epoch's allreduce."""
+    stop, error = False, None
+    try:
+        stop = bool(decide())
+    except Exception as exc:  # noqa: BLE001 - raised on every rank, by raise_on_every_rank
+        error = exc
+    raise_on_every_rank(comm, error, what="failed at the end of an epoch", error_class=RuntimeError)
+    return comm.allreduce(int(stop)) > 0
 
 
 def train_epoch(network, X, Y, batch_size, comm, **options):

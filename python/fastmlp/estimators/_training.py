@@ -6,6 +6,7 @@ The L-BFGS driver (:mod:`._lbfgs`) reuses :class:`EpochMonitor`, one "epoch" bei
 """
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 
@@ -138,5 +139,11 @@ def run_epochs(estimator, network, X, T, options, monitor):
     for _ in range(options.max_epochs):
         started = time.perf_counter()
         loss = train_epoch(estimator, network, X, T, options, batch_size)
-        if monitor.end_epoch(loss, started):
+        if options.comm is None:
+            stop = monitor.end_epoch(loss, started)
+        else:  # the ranks stop after the same epoch, whatever one rank's callbacks say
+            from .. import distributed
+
+            stop = distributed.stop_together(options.comm, functools.partial(monitor.end_epoch, loss, started))
+        if stop:
             break
