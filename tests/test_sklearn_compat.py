@@ -26,23 +26,11 @@ CHECKED_ESTIMATORS = [
 ]
 
 
-def expected_failed_checks(estimator):
-    """Checks that cannot pass without importing scikit-learn at run time (documented mechanism)."""
-    if not isinstance(estimator, (SoftmaxRegression, MLPClassifier)):
-        return {}
-    return {
-        # The check wants sklearn.exceptions.DataConversionWarning for a column-vector y. fastmlp
-        # accepts an (n, 1) label array silently (it is unambiguous) and predicts the same; it has no
-        # scikit-learn warning class to raise.
-        "check_supervised_y_2d": "a column-vector y is accepted without sklearn's DataConversionWarning",
-    }
-
-
 # scikit-learn warns once per estimator, while collecting, that it does not inherit BaseEstimator;
 # that is by design here (no run-time dependency), so silence exactly that warning.
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=".*does not inherit from.*BaseEstimator", category=UserWarning)
-    _sklearn_checks = parametrize_with_checks(CHECKED_ESTIMATORS, expected_failed_checks=expected_failed_checks)
+    _sklearn_checks = parametrize_with_checks(CHECKED_ESTIMATORS)
 
 
 @_sklearn_checks
@@ -50,8 +38,9 @@ def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
 
-def test_expected_failures_behave_as_documented():
-    """What the two expected failures check, in fastmlp's own terms."""
+def test_unfitted_errors_and_column_vector_y_in_fastmlps_own_terms():
+    """What two of scikit-learn's checks (check_estimators_unfitted, check_supervised_y_2d) ask, through
+    fastmlp's own classes."""
     clf = SoftmaxRegression(max_epochs=30, learning_rate=0.05, random_state=0)
     with pytest.raises(ValueError, match="not fitted"):
         clf.predict(np.zeros((2, 3)))
@@ -61,8 +50,12 @@ def test_expected_failures_behave_as_documented():
     X = rng.uniform(size=(30, 3))
     y = np.arange(30) % 3
     flat = clone(clf).fit(X, y).predict(X)
-    column = clone(clf).fit(X, y[:, None]).predict(X)
+    with pytest.warns(fastmlp.DataConversionWarning, match="A column-vector y was passed") as caught:
+        column = clone(clf).fit(X, y[:, None]).predict(X)
     np.testing.assert_array_equal(flat, column)
+    from sklearn.exceptions import DataConversionWarning as SklearnDataConversionWarning
+    assert all(isinstance(w.message, SklearnDataConversionWarning) for w in caught)  # scikit-learn is loaded here
+    assert caught[0].filename == __file__  # attributed to the caller's fit
 
 
 def test_autoencoder_features_into_softmax_pipeline():
@@ -164,6 +157,11 @@ def test_without_sklearn_the_error_is_fastmlps_own_and_sklearn_stays_unloaded():
     code = ("import sys, numpy as np, fastmlp\n"
             "try:\n    fastmlp.MLPClassifier().predict(np.zeros((2, 3)))\n"
             "except fastmlp.NotFittedError as exc:\n    assert type(exc) is fastmlp.NotFittedError, type(exc).__mro__\n"
+            "import warnings\n"
+            "with warnings.catch_warnings(record=True) as caught:\n"
+            "    warnings.simplefilter('always')\n"
+            "    fastmlp.SoftmaxRegression(max_epochs=1).fit(np.ones((4, 2)), np.array([[0], [1], [0], [1]]))\n"
+            "assert [type(w.message) for w in caught] == [fastmlp.DataConversionWarning], caught\n"
             "assert not any(name.startswith('sklearn') for name in sys.modules)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -34,8 +34,8 @@ from . import reference  # noqa: E402  (the modules below import _core too: it i
 from ._validation import _as_array, as_float_array, check_positive_int, check_real
 from .network import Network
 from . import approximation, parity  # cheap: numpy only; matplotlib is imported when a plot is drawn
-from .estimators import (Autoencoder, MLPClassifier, NotFittedError, SoftmaxRegression, TrainingDivergedError,
-                         load)
+from .estimators import (Autoencoder, DataConversionWarning, MLPClassifier, NotFittedError, SoftmaxRegression,
+                         TrainingDivergedError, load)
 
 try:
     __version__ = _version("fastmlp")
@@ -46,7 +46,7 @@ __all__ = ["Network", "reference", "kl_sparsity", "build_info", "set_num_threads
            "__version__",
            # estimators (fastmlp.estimators)
            "SoftmaxRegression", "MLPClassifier", "Autoencoder", "load", "NotFittedError",
-           "TrainingDivergedError"]
+           "TrainingDivergedError", "DataConversionWarning"]
 
 
 def kl_sparsity(H, target):

@@ -10,10 +10,10 @@ in ``_``, ``get_params``/``set_params``, clone-able, usable in ``Pipeline`` and 
 needing scikit-learn installed.
 """
 from ._autoencoder import Autoencoder
-from ._exceptions import NotFittedError, TrainingDivergedError
+from ._exceptions import DataConversionWarning, NotFittedError, TrainingDivergedError
 from ._mlp import MLPClassifier
 from ._persistence import load
 from ._softmax import SoftmaxRegression
 
-__all__ = ["Autoencoder", "MLPClassifier", "NotFittedError", "SoftmaxRegression", "TrainingDivergedError",
+__all__ = ["Autoencoder", "DataConversionWarning", "MLPClassifier", "NotFittedError", "SoftmaxRegression", "TrainingDivergedError",
            "load"]

@@ -8,10 +8,12 @@ fit time (each a ValueError naming the parameter).
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 
 from .._validation import as_float_array, check_positive_int, check_real
+from ._exceptions import DataConversionWarning, also_sklearn
 
 DTYPES = ("float32", "float64")
 
@@ -57,8 +59,9 @@ def check_X(X, dtype, estimator, n_features=None, name="X"):
     return as_float_array(arr, dtype, name)
 
 
-def check_class_labels(y, n_samples, estimator):
-    """y as a 1-D array of class labels for n_samples (a column vector is accepted and flattened)."""
+def check_class_labels(y, n_samples, estimator, warn_column=True):
+    """y as a 1-D array of class labels for n_samples. A column vector is accepted and flattened, with a
+    DataConversionWarning when warn_column (fit does, as scikit-learn's estimators do; score does not)."""
     if y is None:
         raise ValueError(f"{type(estimator).__name__} requires y to be passed, but the target y is None.")
     if _is_sparse(y):
@@ -68,6 +71,10 @@ def check_class_labels(y, n_samples, estimator):
     except ValueError as exc:  # ragged nesting
         raise ValueError(f"y must be a 1-D array of class labels: {exc}") from None
     if y.ndim == 2 and y.shape[1] == 1:
+        if warn_column:  # scikit-learn's wording, which its estimator checks look for
+            warnings.warn("A column-vector y was passed when a 1d array was expected. Please change the shape of "
+                          "y to (n_samples, ), for example using ravel().", also_sklearn(DataConversionWarning),
+                          stacklevel=4)
         y = y[:, 0]
     if y.ndim != 1:
         raise ValueError(f"y should be a 1d array of class labels (n_samples,), got shape {y.shape}; "

@@ -97,7 +97,7 @@ class BaseNetworkClassifier(BaseNetworkEstimator):
     def score(self, X, y):
         """Accuracy: the fraction of samples whose predicted label equals y."""
         predicted = self.predict(X)
-        y = checks.check_class_labels(y, predicted.shape[0], self)
+        y = checks.check_class_labels(y, predicted.shape[0], self, warn_column=False)
         if {_label_kind(y), _label_kind(self.classes_)} == {"text", "number"}:  # never equal: accuracy 0
             raise ValueError(f"y holds labels of dtype {y.dtype}, but the classifier was trained on labels of "
                              f"dtype {self.classes_.dtype} (classes_ = {self.classes_[:5].tolist()}"

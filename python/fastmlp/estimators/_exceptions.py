@@ -23,22 +23,35 @@ def not_fitted_error(*args):
     scikit-learn's own ``NotFittedError``, so ``except sklearn.exceptions.NotFittedError`` and scikit-learn's
     checks catch it as well. fastmlp never imports scikit-learn for this: where it is not loaded, nothing can
     be catching its class."""
+    return also_sklearn(NotFittedError)(*args)
+
+
+class DataConversionWarning(UserWarning):
+    """The input was accepted in another form than expected (a column-vector y, flattened), as scikit-learn's
+    ``DataConversionWarning`` says it; :func:`also_sklearn` makes it that class too where scikit-learn is
+    loaded, so its filters and checks see it."""
+
+
+def also_sklearn(cls):
+    """``cls`` (a fastmlp exception or warning named like one in ``sklearn.exceptions``) or, when scikit-learn is
+    loaded, a subclass of it that is also scikit-learn's class of that name. A scikit-learn class that cannot
+    be combined with ours (not scikit-learn's usual one) leaves ours alone."""
     sklearn_exceptions = sys.modules.get("sklearn.exceptions")
-    sklearn_class = getattr(sklearn_exceptions, "NotFittedError", None)
-    if isinstance(sklearn_class, type) and issubclass(sklearn_class, Exception):
+    sklearn_class = getattr(sklearn_exceptions, cls.__name__, None)
+    if isinstance(sklearn_class, type) and issubclass(sklearn_class, Warning if issubclass(cls, Warning)
+                                                      else Exception):
         try:
-            return _also_sklearn(sklearn_class)(*args)
-        except TypeError:  # a class that cannot be combined with ours (not scikit-learn's usual one): ours alone
+            return _combined(cls, sklearn_class)
+        except TypeError:
             pass
-    return NotFittedError(*args)
+    return cls
 
 
 @functools.lru_cache(maxsize=None)
-def _also_sklearn(sklearn_class):
-    """NotFittedError and scikit-learn's, in one class (TypeError if the two cannot be combined)."""
-    return type("NotFittedError", (NotFittedError, sklearn_class),
-                {"__module__": NotFittedError.__module__, "__qualname__": NotFittedError.__qualname__,
-                 "__doc__": NotFittedError.__doc__})
+def _combined(cls, sklearn_class):
+    """cls and scikit-learn's, in one class (TypeError if the two cannot be combined)."""
+    return type(cls.__name__, (cls, sklearn_class),
+                {"__module__": cls.__module__, "__qualname__": cls.__qualname__, "__doc__": cls.__doc__})
 
 
 class TrainingDivergedError(FloatingPointError):
