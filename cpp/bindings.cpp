@@ -191,6 +191,7 @@ void bind_network(py::module_& m, const char* name) {
             const T* xp = x.data();
             const T* th = flat_parameters<T>(theta, l.size, "theta", false);
             T* go = flat_parameters<T>(grad_out, l.size, "grad_out", true);
+            if (go && !want_grad) throw py::value_error("grad_out is only filled with want_grad=True");
             py::gil_scoped_release release;
             return net.loss_and_grad(xp, t, int(x.shape(0)), want_grad, th, go);
         }, py::arg("X").noconvert(), py::arg("Y"), py::arg("want_grad"), py::arg("theta") = py::none(),

@@ -84,7 +84,7 @@ T Network<T>::loss_and_grad(const T* x, Targets<T> y, int n, bool want_grad, con
     if (!y.dense && !y.labels) throw std::invalid_argument("loss_and_grad: no targets given");
     if (y.labels && config_.output != Activation::softmax)
         throw std::invalid_argument("integer labels need a softmax output");
-    if (theta) std::copy(theta, theta + layout_.size, params_.begin());
+    if (theta && theta != params_.data()) std::copy(theta, theta + layout_.size, params_.begin());
     T loss;
     if (runs_in_chunks(n, omp_threads())) {
         ensure_chunk_capacity(0, n);
@@ -102,7 +102,7 @@ T Network<T>::loss_and_grad(const T* x, Targets<T> y, int n, bool want_grad, con
             add_weight_decay_gradient();
         }
     }
-    if (want_grad && grad_out) std::copy(grads_.begin(), grads_.end(), grad_out);
+    if (want_grad && grad_out && grad_out != grads_.data()) std::copy(grads_.begin(), grads_.end(), grad_out);
     return loss;
 }
 

@@ -168,21 +168,35 @@ def test_a_callback_that_stops_one_rank_stops_every_rank_after_the_same_epoch(tm
     check_ranks_agree(tmp_path)
 
 
-def test_a_callback_that_fails_on_one_rank_raises_on_every_rank(tmp_path):
-    run_mpi(tmp_path, """
+@pytest.mark.parametrize("exception", ["KeyError", "KeyboardInterrupt"])
+def test_a_callback_that_fails_on_one_rank_raises_on_every_rank(tmp_path, exception):
+    run_mpi(tmp_path, f"""
         def callback(record):
             if comm.rank == 0 and record["epoch"] == 2:
-                raise KeyError("injected on rank 0")
+                raise {exception}("injected on rank 0")
         clf = fastmlp.MLPClassifier((8,), max_epochs=6, random_state=0, callbacks=[callback])
         try:
             clf.fit(X, y, comm=comm)
-        except (KeyError, RuntimeError) as exc:
-            open(f"error{comm.rank}.txt", "w").write(f"{type(exc).__name__}: {exc}")
+        except ({exception}, RuntimeError) as exc:
+            open(f"error{{comm.rank}}.txt", "w").write(f"{{type(exc).__name__}}: {{exc}}")
         """)
     own, other = ((tmp_path / f"error{rank}.txt").read_text() for rank in (0, 1))
-    assert own.startswith("KeyError") and "injected on rank 0" in own, own
+    assert own.startswith(exception) and "injected on rank 0" in own, own
     assert other.startswith("RuntimeError") and "rank 0 of the data-parallel job failed at the end of an " \
-        "epoch (KeyError: " in other, other
+        f"epoch ({exception}: " in other, other
+
+
+def test_ranks_given_different_max_epochs_are_told_so(tmp_path):
+    run_mpi(tmp_path, """
+        clf = fastmlp.MLPClassifier((8,), max_epochs=2 if comm.rank == 1 else 4, random_state=0)
+        try:
+            clf.fit(X, y, comm=comm)
+        except ValueError as exc:
+            open(f"error{comm.rank}.txt", "w").write(str(exc))
+        """)
+    for rank in (0, 1):
+        text = (tmp_path / f"error{rank}.txt").read_text()
+        assert "same max_epochs on every rank" in text and "rank 0 4, rank 1 2" in text, text
 
 
 def test_ranks_that_disagree_are_told_so_on_every_rank(tmp_path):

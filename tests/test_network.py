@@ -359,6 +359,11 @@ def test_native_loss_and_grad_checks_its_theta_and_grad_out():
         with pytest.raises(error, match=message):
             net._net.loss_and_grad(X, y, True, **kwargs)
         np.testing.assert_array_equal(net.get_flat(), before)
+    with pytest.raises(ValueError, match="grad_out is only filled with want_grad=True"):
+        net._net.loss_and_grad(X, y, False, grad_out=np.zeros(size, np.float32))
+    # the network's own buffers passed back in (theta = its parameters, grad_out = its gradient) are fine
+    own_loss = net._net.loss_and_grad(X, y, True, theta=net._params, grad_out=net._grads)
+    assert own_loss == net._net.loss_and_grad(X, y, True)
     theta = np.full(size, 0.1, np.float32)
     grad = np.empty(size, np.float32)
     loss = net._net.loss_and_grad(X, y, True, theta=theta, grad_out=grad)

@@ -56,6 +56,12 @@ def test_unfitted_errors_and_column_vector_y_in_fastmlps_own_terms():
     from sklearn.exceptions import DataConversionWarning as SklearnDataConversionWarning
     assert all(isinstance(w.message, SklearnDataConversionWarning) for w in caught)  # scikit-learn is loaded here
     assert caught[0].filename == __file__  # attributed to the caller's fit
+    import copy
+    import pickle
+    for again in (pickle.loads(pickle.dumps(caught[0].message)), copy.deepcopy(caught[0].message)):
+        # e.g. from a process-pool worker where warnings are errors: rebuilt as the combined class again
+        assert isinstance(again, SklearnDataConversionWarning) and isinstance(again, fastmlp.DataConversionWarning)
+        assert again.args == caught[0].message.args
 
 
 def test_autoencoder_features_into_softmax_pipeline():

@@ -175,8 +175,8 @@ def stop_together(comm, decide):
     stop, error = False, None
     try:
         stop = bool(decide())
-    except Exception as exc:  # noqa: BLE001 - raised on every rank, by raise_on_every_rank
-        error = exc
+    except BaseException as exc:  # noqa: BLE001 - raised on every rank by raise_on_every_rank (this rank: as is,
+        error = exc               # KeyboardInterrupt and SystemExit included)
     raise_on_every_rank(comm, error, what="failed at the end of an epoch", error_class=RuntimeError)
     return comm.allreduce(int(stop)) > 0
 

@@ -224,7 +224,8 @@ class BaseNetworkEstimator(EstimatorAPI):
         if comm is not None:  # one initialisation and shuffle seed for all ranks: rank 0's
             from ..distributed import check_agreement
 
-            check_agreement(comm, samples=X.shape[0], features=X.shape[1])
+            # (max_epochs too: a rank that stopped early would leave the others waiting in an allreduce)
+            check_agreement(comm, samples=X.shape[0], features=X.shape[1], max_epochs=options.max_epochs)
             network_seed, split_seed = comm.bcast((network_seed, split_seed), root=0)
             rank0 = comm.Get_rank() == 0
         validation = None

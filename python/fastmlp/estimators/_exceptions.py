@@ -5,17 +5,27 @@ import functools
 import sys
 
 
-class NotFittedError(ValueError, AttributeError):
+class _RebuiltAlsoSklearn:
+    """Pickled and copied by rebuilding through :func:`also_sklearn`: where scikit-learn is loaded (a copy, or
+    the process that unpickles it) the copy is scikit-learn's class too, elsewhere fastmlp's own. (A combined
+    class cannot be pickled by reference: its name is that of fastmlp's class.) Attributes such as
+    ``__notes__`` are kept."""
+
+    def __reduce__(self):
+        plain = type(self).__dict__.get("_fastmlp_class", type(self))
+        return _rebuild, (plain, self.args), self.__dict__ or None
+
+
+def _rebuild(cls, args):
+    return also_sklearn(cls)(*args)
+
+
+class NotFittedError(_RebuiltAlsoSklearn, ValueError, AttributeError):
     """A method that needs a fitted model was called before ``fit``.
 
     Subclasses both ValueError and AttributeError, like scikit-learn's ``NotFittedError``, so code written
     for either (including scikit-learn's own checks) catches it.
     """
-
-    def __reduce__(self):
-        # rebuilt through not_fitted_error: where scikit-learn is loaded (a copy, or the process that unpickles
-        # it) it is scikit-learn's NotFittedError too, elsewhere fastmlp's own; attributes such as __notes__ kept
-        return not_fitted_error, self.args, self.__dict__ or None
 
 
 def not_fitted_error(*args):
@@ -26,7 +36,7 @@ def not_fitted_error(*args):
     return also_sklearn(NotFittedError)(*args)
 
 
-class DataConversionWarning(UserWarning):
+class DataConversionWarning(_RebuiltAlsoSklearn, UserWarning):
     """The input was accepted in another form than expected (a column-vector y, flattened), as scikit-learn's
     ``DataConversionWarning`` says it; :func:`also_sklearn` makes it that class too where scikit-learn is
     loaded, so its filters and checks see it."""
@@ -51,7 +61,8 @@ def also_sklearn(cls):
 def _combined(cls, sklearn_class):
     """cls and scikit-learn's, in one class (TypeError if the two cannot be combined)."""
     return type(cls.__name__, (cls, sklearn_class),
-                {"__module__": cls.__module__, "__qualname__": cls.__qualname__, "__doc__": cls.__doc__})
+                {"__module__": cls.__module__, "__qualname__": cls.__qualname__, "__doc__": cls.__doc__,
+                 "_fastmlp_class": cls})
 
 
 class TrainingDivergedError(FloatingPointError):
