@@ -15,5 +15,5 @@ from ._mlp import MLPClassifier
 from ._persistence import load
 from ._softmax import SoftmaxRegression
 
-__all__ = ["Autoencoder", "DataConversionWarning", "MLPClassifier", "NotFittedError", "SoftmaxRegression", "TrainingDivergedError",
-           "load"]
+__all__ = ["Autoencoder", "DataConversionWarning", "MLPClassifier", "NotFittedError", "SoftmaxRegression",
+           "TrainingDivergedError", "load"]
