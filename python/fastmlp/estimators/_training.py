@@ -109,8 +109,8 @@ def diverged(estimator, options, cause=None):
 def train_epoch(estimator, network, X, T, options, batch_size):
     """One native epoch, all or nothing: on a NaN/inf loss, on parameters that overflowed while the loss
     stayed finite (the update after the last loss evaluation; the core checks both and restores the epoch's
-    start), or on a KeyboardInterrupt, the parameters go back to those from before the epoch, so they always match the recorded history. Divergence
-    raises :class:`TrainingDivergedError` naming the epoch."""
+    start), or on a KeyboardInterrupt, the parameters go back to those from before the epoch, so they always
+    match the recorded history. Divergence raises :class:`TrainingDivergedError` naming the epoch."""
     snapshot = network.get_flat()  # O(n_parameters), small next to the epoch's O(n_samples·n_parameters)
     kwargs = dict(optimizer=options.optimizer, learning_rate=options.learning_rate, momentum=options.momentum,
                   nesterov=options.nesterov, shuffle=options.shuffle)
