@@ -178,13 +178,20 @@ inline T exp_shifted_row(T* p, const T* z, T shift, int k) {
     return sum;
 }
 
-// softmax of one row in place: y_k = e^(z_k − max z) / Σ_j e^(z_j − max z). Returns log Σ_j e^(z_j − max z).
+// softmax of one row given its maximum: p_k = e^(z_k − zmax) / Σ_j e^(z_j − zmax) (p may alias z). Returns
+// log Σ_j e^(z_j − zmax).
+template <bool kVector, typename T>
+inline T softmax_row(T* p, const T* z, T zmax, int k) {
+    const T sum = exp_shifted_row<kVector>(p, z, zmax, k);
+    const T inv = T(1) / sum;
+    for (int j = 0; j < k; ++j) p[j] *= inv;
+    return std::log(sum);
+}
+
+// softmax of one row in place. Returns log Σ_j e^(z_j − max z).
 template <bool kVector, typename T>
 inline T softmax_row_inplace(T* row, int k) {
-    const T sum = exp_shifted_row<kVector>(row, row, row_max<kVector>(row, k), k);
-    const T inv = T(1) / sum;
-    for (int j = 0; j < k; ++j) row[j] *= inv;
-    return std::log(sum);
+    return softmax_row<kVector>(row, row, row_max<kVector>(row, k), k);
 }
 
 // Thread id's rows of out (n, m), each softmax-normalised in place.

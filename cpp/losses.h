@@ -10,7 +10,7 @@ namespace fastmlp {
 template <bool kVector, typename T>
 inline double softmax_cross_entropy_row(T* p, const T* z, const T* y, int k) {
     const T zmax = row_max<kVector>(z, k);
-    T y_dot_shifted = 0, y_sum = 0;  // read before exp_shifted_row overwrites z when p aliases z
+    T y_dot_shifted = 0, y_sum = 0;  // read before softmax_row overwrites z when p aliases z
     const auto add = [&](int j) {
         y_dot_shifted += y[j] != T(0) ? y[j] * (z[j] - zmax) : T(0);  // 0·(−∞) of an unused class: 0
         y_sum += y[j];
@@ -21,10 +21,7 @@ inline double softmax_cross_entropy_row(T* p, const T* z, const T* y, int k) {
     } else {
         for (int j = 0; j < k; ++j) add(j);
     }
-    const T sum = exp_shifted_row<kVector>(p, z, zmax, k);
-    const T inv = T(1) / sum;
-    for (int j = 0; j < k; ++j) p[j] *= inv;
-    return double(y_sum) * double(std::log(sum)) - double(y_dot_shifted);
+    return double(y_sum) * double(softmax_row<kVector>(p, z, zmax, k)) - double(y_dot_shifted);
 }
 
 // probs (n, k) = softmax(logits); returns −(1/n) Σ_t Σ_j y_tj log probs_tj with log probs = z − max − log Σ e^(z−max).

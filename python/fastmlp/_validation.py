@@ -41,12 +41,20 @@ def _converted(arr, dtype, name):
     return out
 
 
+def _ready(X, dtype, name, ndim, shape=None):
+    """True when X is already what the core takes: an aligned C-contiguous ndarray of ``dtype``, of ``shape``
+    if given, else non-empty with ``ndim`` dimensions. Then only its finiteness is left to check, here."""
+    if not (type(X) is np.ndarray and X.dtype == dtype and (X.shape == shape if shape else X.ndim == ndim and X.size)
+            and X.flags.c_contiguous and X.flags.aligned):
+        return False
+    if not all_finite(X):
+        raise ValueError(f"{name} contains NaN or infinity")
+    return True
+
+
 def as_float_array(X, dtype, name="X", ndim=2):
     """X as a C-contiguous array of ``dtype`` (a copy only when X is not one already), finite and non-empty."""
-    if (type(X) is np.ndarray and X.dtype == dtype and X.ndim == ndim and X.size and X.flags.c_contiguous
-            and X.flags.aligned):  # already what the core takes: only the finiteness check remains
-        if not all_finite(X):
-            raise ValueError(f"{name} contains NaN or infinity")
+    if _ready(X, dtype, name, ndim):
         return X
     arr = _as_array(X, name)
     _kind_check(arr, name)
@@ -68,10 +76,7 @@ def as_features(X, n_features, dtype, name="X"):
 def as_targets(Y, n_samples, n_outputs, labels_allowed, dtype, name="Y"):
     """Targets for n_samples: int32 class labels (only when labels_allowed, i.e. a softmax output) or a
     dense (n_samples, n_outputs) matrix of ``dtype``. A 1-D float vector is a single-output matrix."""
-    if (type(Y) is np.ndarray and Y.dtype == dtype and Y.shape == (n_samples, n_outputs) and Y.flags.c_contiguous
-            and Y.flags.aligned):  # already what the core takes (as in as_float_array): only finiteness remains
-        if not all_finite(Y):
-            raise ValueError(f"{name} contains NaN or infinity")
+    if _ready(Y, dtype, name, 2, (n_samples, n_outputs)):
         return Y
     arr = _as_array(Y, name)
     _kind_check(arr, name)
