@@ -83,9 +83,10 @@ def as_targets(Y, n_samples, n_outputs, labels_allowed, dtype, name="Y"):
     if arr.ndim == 1 and arr.dtype.kind in "iub" and labels_allowed:
         if arr.shape[0] != n_samples:
             raise ValueError(f"{name} has {arr.shape[0]} labels for {n_samples} samples")
-        if arr.size and (arr.min() < 0 or arr.max() >= n_outputs):
-            bad = arr[(arr < 0) | (arr >= n_outputs)][0]
-            raise ValueError(f"{name} holds label {bad}, outside the {n_outputs} classes [0, {n_outputs})")
+        low, high = (arr.min(), arr.max()) if arr.size else (0, 0)
+        if low < 0 or high >= n_outputs:  # named from the values just read: arr may be changing (another thread)
+            raise ValueError(f"{name} holds label {low if low < 0 else high}, outside the {n_outputs} classes "
+                             f"[0, {n_outputs})")
         return np.require(arr, dtype=np.int32, requirements=["C", "A"])
     if arr.ndim == 1 and n_outputs == 1:
         arr = arr.reshape(-1, 1)
