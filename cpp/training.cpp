@@ -1,6 +1,7 @@
 // The training epoch in C++: seeded shuffle, mini-batch gather into the workspace, forward, backward and the
 // fused optimizer update. No heap allocation after the first epoch at a given size; no Python anywhere here.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -59,6 +60,19 @@ void copy_state(AlignedVector<T>& snapshot, std::initializer_list<AlignedVector<
     }
 }
 
+// The lowest row of x among the batch's (x[rows[t]] for begin <= t < end when rows is given, else x[t]) holding a
+// NaN or ±inf, or -1. Only on the way to an error message.
+template <typename T>
+std::ptrdiff_t lowest_non_finite_row(const T* x, const std::int64_t* rows, std::ptrdiff_t begin, std::ptrdiff_t end,
+                                     int d) {
+    std::ptrdiff_t lowest = -1;
+    for (std::ptrdiff_t t = begin; t < end; ++t) {
+        const std::ptrdiff_t row = rows ? rows[t] : t;
+        if ((lowest < 0 || row < lowest) && !all_finite_part(x + row * d, 0, d)) lowest = row;
+    }
+    return lowest;
+}
+
 }  // namespace
 
 template <typename T>
@@ -108,6 +122,17 @@ T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o
     // parameters in its GEMMs (grads() then keeps whatever loss_and_grad last wrote). Not in chunks: the threads'
     // gradients are added up before the update.
     const bool fused_sgd = o.optimizer == Optimizer::sgd && config_.weight_decay == 0 && !reduce_gradients;
+    // X is checked for NaN/inf here, a mini-batch at a time, instead of by a pass over all of it before every epoch
+    // (1.5-3.5% of an epoch at the benchmark's sizes): a gathered row while it is still in L1, a batch read in place
+    // just before the forward pass reads it. An error undoes the batches before it, like a divergence. With gradient
+    // averaging, one rank must not stop alone mid-epoch (the others would wait in the reduction): all of X first.
+    const auto non_finite_x = [&](std::ptrdiff_t begin, std::ptrdiff_t end) {
+        undo_epoch();
+        return std::invalid_argument("X contains NaN or infinity (row " +
+                                     std::to_string(lowest_non_finite_row(x, rows, begin, end, d)) +
+                                     "); parameters were restored to the start of the epoch");
+    };
+    if (reduce_gradients && !all_finite(x, std::ptrdiff_t(n) * d)) throw non_finite_x(0, n);
     T* batch_x = work_.data() + batch_x_offset_;
     const int L = layout_.n_layers;
     double total = 0;
@@ -115,15 +140,25 @@ T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o
         const int m = int(std::min<std::ptrdiff_t>(batch, n - first));
         const T* xb = x + first * d;
         const bool chunked = chunked_batches && (m == batch || last_chunked);
+        bool x_finite = true;
         if (rows && !chunked) {
+            std::atomic<bool> finite{true};
             on_team(omp_threads(), std::ptrdiff_t(m) * d > kParallelMinElements, [&](int id, int team) {
                 int begin, end;
                 team_share(m, id, team, begin, end);
-                for (std::ptrdiff_t t = begin; t < end; ++t)
+                bool ok = true;
+                for (std::ptrdiff_t t = begin; t < end; ++t) {
                     std::memcpy(batch_x + t * d, x + rows[first + t] * d, sizeof(T) * d);
+                    ok &= all_finite_part(batch_x + t * d, 0, d);
+                }
+                if (!ok) finite.store(false, std::memory_order_relaxed);
             });
             xb = batch_x;
+            x_finite = finite.load();
+        } else if (!reduce_gradients) {
+            x_finite = all_finite(xb, std::ptrdiff_t(m) * d);
         }
+        if (!x_finite) throw non_finite_x(first, first + m);
         Rows batch_rows;
         T loss;
         try {

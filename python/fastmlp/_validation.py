@@ -41,20 +41,23 @@ def _converted(arr, dtype, name):
     return out
 
 
-def _ready(X, dtype, name, ndim, shape=None):
+def _ready(X, dtype, name, ndim, shape=None, check_finite=True):
     """True when X is already what the core takes: an aligned C-contiguous ndarray of ``dtype``, of ``shape``
-    if given, else non-empty with ``ndim`` dimensions. Then only its finiteness is left to check, here."""
+    if given, else non-empty with ``ndim`` dimensions. Then only its finiteness is left to check, here (unless
+    the caller's native call checks it itself: ``check_finite=False``)."""
     if not (type(X) is np.ndarray and X.dtype == dtype and (X.shape == shape if shape else X.ndim == ndim and X.size)
             and X.flags.c_contiguous and X.flags.aligned):
         return False
-    if not all_finite(X):
+    if check_finite and not all_finite(X):
         raise ValueError(f"{name} contains NaN or infinity")
     return True
 
 
-def as_float_array(X, dtype, name="X", ndim=2):
-    """X as a C-contiguous array of ``dtype`` (a copy only when X is not one already), finite and non-empty."""
-    if _ready(X, dtype, name, ndim):
+def as_float_array(X, dtype, name="X", ndim=2, check_finite=True):
+    """X as a C-contiguous array of ``dtype`` (a copy only when X is not one already), finite and non-empty.
+    ``check_finite=False`` leaves NaN/inf in an array taken as it is to the native call, which must then check
+    them itself (the training epoch does, a mini-batch at a time); a converted copy is always checked here."""
+    if _ready(X, dtype, name, ndim, check_finite=check_finite):
         return X
     arr = _as_array(X, name)
     _kind_check(arr, name)
@@ -66,8 +69,8 @@ def as_float_array(X, dtype, name="X", ndim=2):
     return _converted(arr, dtype, name)
 
 
-def as_features(X, n_features, dtype, name="X"):
-    arr = as_float_array(X, dtype, name)
+def as_features(X, n_features, dtype, name="X", check_finite=True):
+    arr = as_float_array(X, dtype, name, check_finite=check_finite)
     if arr.shape[1] != n_features:
         raise ValueError(f"{name} has {arr.shape[1]} features per sample, expected {n_features}")
     return arr

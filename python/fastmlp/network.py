@@ -1,6 +1,8 @@
 """The low-level :class:`Network`: a fully-connected net whose parameters live in one native buffer."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import _core
@@ -145,16 +147,19 @@ class Network:
         return _finite(self._net.forward(as_features(X, self.layer_sizes[0], self.dtype), int(layer)),
                        "hidden activations", self._params)
 
-    def _inputs(self, X, Y):
+    def _inputs(self, X, Y, check_x_finite=True):
+        """(X, Y) converted and checked. ``check_x_finite=False``: the native call checks X for NaN/inf itself
+        (so Y too when it is X)."""
         reconstructs = Y is X  # an autoencoder's targets are its inputs: convert and scan them once
-        X = as_features(X, self.layer_sizes[0], self.dtype)
+        X = as_features(X, self.layer_sizes[0], self.dtype, check_finite=check_x_finite)
         if reconstructs and X.shape[1] == self.layer_sizes[-1]:
             Y = X
         else:
             Y = as_targets(Y, X.shape[0], self.layer_sizes[-1], self.output == "softmax", self.dtype)
         if self.loss_name == "binary_cross_entropy":  # its targets are probabilities: outside [0, 1] no minimum
             low, high = float(Y.min()), float(Y.max())
-            if low < 0 or high > 1:
+            # (NaN/inf, in an X not scanned yet, is left to the native call, which names the row)
+            if (low < 0 or high > 1) and math.isfinite(low) and math.isfinite(high):
                 raise ValueError(f"{'X (the targets of this reconstruction)' if Y is X else 'Y'} must lie in "
                                  f"[0, 1] for the binary cross-entropy loss, got values in [{low:g}, {high:g}]; "
                                  "scale them, or use loss='squared_error'")
@@ -203,7 +208,9 @@ class Network:
                          shuffle, gradient_hook):
         """Every argument of :meth:`train_epoch` (whose signature holds the defaults) checked and converted
         (TypeError/ValueError otherwise), as the native call's arguments; nothing runs yet."""
-        X, Y = self._inputs(X, Y)
+        # X's NaN/inf: checked by the native epoch a mini-batch at a time, not by a pass of its own here; but with
+        # a gradient hook here, before the epoch, where distributed.train_epoch raises it on every rank alike
+        X, Y = self._inputs(X, Y, check_x_finite=gradient_hook is not None)
         batch_size = min(check_positive_int(batch_size, "batch_size"), X.shape[0])
         if optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")

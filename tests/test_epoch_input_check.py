@@ -1,0 +1,132 @@
+"""train_epoch checks X for NaN/inf in the core, a mini-batch at a time (cpp/training.cpp), not by a pass of its
+own before the epoch: whichever batch holds the bad value, on every path a batch can take (gathered in shuffled
+order, read in place, run in chunks, averaged through a gradient hook), the epoch raises ValueError naming the lowest
+bad row, and leaves the parameters, the optimizer state and the shuffle stream as they were before it."""
+import numpy as np
+import pytest
+
+import fastmlp
+
+CHUNK_ROWS = 256  # kChunkRows in cpp/full_batch.cpp: a batch runs in chunks from 2·CHUNK_ROWS·threads rows
+
+
+@pytest.fixture
+def threads():
+    before = fastmlp.get_num_threads()
+    yield fastmlp.set_num_threads
+    fastmlp.set_num_threads(before)
+
+
+def state(net):
+    return net.get_flat(), net._net.shuffle_state
+
+
+def assert_unchanged(net, before):
+    np.testing.assert_array_equal(net.get_flat(), before[0])
+    assert net._net.shuffle_state == before[1]
+
+
+def data(n, d, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(0, 1, (n, d)).astype(dtype), (np.arange(n) % 3).astype(np.int32)
+
+
+# (threads, n, batch, shuffle): gathered batches (and a smaller last one), in place, one whole batch, chunked
+# in-order batches, a chunked full batch, a chunked full batch in shuffled order (read in place all the same)
+PATHS = [(1, 50, 8, True), (2, 50, 8, True), (2, 50, 8, False), (1, 50, 50, True), (2, 3000, 1100, False),
+         (2, 1500, 1500, False), (2, 1500, 1500, True)]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("threads_n,n,batch,shuffle", PATHS)
+@pytest.mark.parametrize("where", ["first", "middle", "last"])
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_a_bad_value_anywhere_raises_naming_its_row_and_undoes_the_epoch(threads, dtype, threads_n, n, batch,
+                                                                        shuffle, where, value):
+    threads(threads_n)
+    net = fastmlp.Network((6, 5, 3), dtype=dtype, seed=0)
+    X, y = data(n, 6, dtype)
+    net.train_epoch(X, y, batch, optimizer="momentum", shuffle=shuffle)  # velocity and shuffle stream under way
+    row = {"first": 0, "middle": n // 2 + 1, "last": n - 1}[where]
+    X[row, 4] = value
+    X[n - 1 if row == 0 else 0, 1] = 0.5  # a finite change elsewhere, to be sure only bad values count
+    before = state(net)
+    with pytest.raises(ValueError, match=rf"^X contains NaN or infinity \(row {row}\); parameters were restored"):
+        net.train_epoch(X, y, batch, optimizer="momentum", shuffle=shuffle)
+    assert_unchanged(net, before)
+
+    # The epoch left no trace: the next one on good data continues exactly as a twin that never saw the bad one.
+    twin = fastmlp.Network((6, 5, 3), dtype=dtype, seed=0)
+    X[row, 4] = 0.25
+    good, _ = data(n, 6, dtype)
+    twin.train_epoch(good, y, batch, optimizer="momentum", shuffle=shuffle)
+    np.testing.assert_array_equal(twin.get_flat(), net.get_flat())
+    assert net.train_epoch(X, y, batch, optimizer="momentum", shuffle=shuffle) == \
+        twin.train_epoch(X, y, batch, optimizer="momentum", shuffle=shuffle)
+    np.testing.assert_array_equal(twin.get_flat(), net.get_flat())
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_lowest_bad_row_is_named_when_a_batch_holds_several(dtype):
+    net = fastmlp.Network((6, 5, 3), dtype=dtype, seed=0)
+    X, y = data(40, 6, dtype)
+    X[[31, 17, 38], 2] = np.nan  # all in the epoch's only batch, in whatever order the shuffle takes them
+    with pytest.raises(ValueError, match=r"\(row 17\)"):
+        net.train_epoch(X, y, 40)
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "binary_cross_entropy"])
+def test_an_autoencoders_inputs_are_its_targets_and_are_checked_once(loss):
+    net = fastmlp.Network((6, 3, 6), output="sigmoid", loss=loss, seed=0)
+    X, _ = data(30, 6, "float32")
+    X[12, 0] = np.inf  # the binary cross-entropy's [0, 1] check leaves NaN/inf to the core's, which names the row
+    before = state(net)
+    with pytest.raises(ValueError, match=r"^X contains NaN or infinity \(row 12\)"):
+        net.train_epoch(X, X, 4)
+    assert_unchanged(net, before)
+    X[3, 1] = -0.5  # beside -inf, a finite value out of range: NaN/inf is named first
+    X[12, 0] = -np.inf
+    with pytest.raises(ValueError, match=r"^X contains NaN or infinity \(row 12\)"):
+        net.train_epoch(X, X, 4)
+    X[12, 0] = 0.5
+    if loss == "binary_cross_entropy":  # a finite value out of range is still the range check's
+        with pytest.raises(ValueError, match=r"must lie in \[0, 1\] .* got values in \[-0.5, "):
+            net.train_epoch(X, X, 4)
+    else:
+        assert np.isfinite(net.train_epoch(X, X, 4))
+
+
+def test_with_a_gradient_hook_x_is_checked_before_the_first_batch():
+    # Ranks averaging gradients must all stop or none: the check comes before the epoch, so no hook call happens.
+    net = fastmlp.Network((6, 5, 3), seed=0)
+    X, y = data(50, 6, "float32")
+    X[45, 0] = np.nan
+    calls = []
+    before = state(net)
+    with pytest.raises(ValueError, match="X contains NaN or infinity"):
+        net.train_epoch(X, y, 8, gradient_hook=calls.append)
+    # the native epoch on its own (no Python check before it) does the same
+    with pytest.raises(ValueError, match=r"^X contains NaN or infinity \(row 45\)"):
+        net._net.train_epoch(X, y, 8, "sgd", 0.1, 0.9, False, 0.9, 0.999, 1e-8, True, calls.append)
+    assert calls == []
+    assert_unchanged(net, before)
+
+
+def test_a_converted_copy_is_still_checked_before_the_epoch():
+    net = fastmlp.Network((6, 5, 3), seed=0)  # float32: a float64 X is converted, and the copy checked at once
+    X, y = data(50, 6, "float64")
+    X[7, 0] = 1e300
+    with pytest.raises(ValueError, match="X holds values beyond the range of float32"):
+        net.train_epoch(X, y, 8)
+    X[7, 0] = np.nan
+    with pytest.raises(ValueError, match="^X contains NaN or infinity$"):
+        net.train_epoch(X, y, 8)
+
+
+def test_estimators_still_refuse_bad_inputs_before_training():
+    X, y = data(50, 6, "float32")
+    X[20, 3] = np.nan
+    clf = fastmlp.MLPClassifier(hidden_layer_sizes=(4,), max_epochs=2)
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        clf.fit(X, y)
+    assert not hasattr(clf, "coefs_")
