@@ -13,6 +13,7 @@
 #include <exception>
 
 #include "blas.h"
+#include "finite_input.h"
 #include "network.h"
 
 namespace fastmlp {
@@ -84,12 +85,18 @@ T Network<T>::loss_and_grad(const T* x, Targets<T> y, int n, bool want_grad, con
     if (!y.dense && !y.labels) throw std::invalid_argument("loss_and_grad: no targets given");
     if (y.labels && config_.output != Activation::softmax)
         throw std::invalid_argument("integer labels need a softmax output");
+    const int d = layout_.sizes[0];
+    const bool chunks = runs_in_chunks(n, omp_threads());
+    // X's NaN/inf: in chunks, each chunk's rows as it starts (read then from cache by its loss and backward
+    // products; the forward pass over all rows has run by then, but nothing is kept of it); otherwise, and before
+    // theta replaces the parameters (so that a refused call leaves them as they were), all rows first.
+    if (theta || !chunks) check_rows_finite(x, 0, n, d);
     if (theta && theta != params_.data()) std::copy(theta, theta + layout_.size, params_.begin());
     T loss;
-    if (runs_in_chunks(n, omp_threads())) {
+    if (chunks) {
         ensure_chunk_capacity(0, n);
         FlushSubnormals flush(true);
-        loss = chunked_loss_and_grad(x, y, 0, n, want_grad);
+        loss = chunked_loss_and_grad(x, y, 0, n, want_grad, !theta);
     } else {
         ensure_capacity(n);
         FlushSubnormals flush(loops_fork(n));
@@ -107,9 +114,11 @@ T Network<T>::loss_and_grad(const T* x, Targets<T> y, int n, bool want_grad, con
 }
 
 template <typename T>
-T Network<T>::chunked_loss_and_grad(const T* x, Targets<T> y, std::ptrdiff_t first_row, int n, bool want_grad) {
-    const int L = layout_.n_layers;
-    x += first_row * layout_.sizes[0];
+T Network<T>::chunked_loss_and_grad(const T* x, Targets<T> y, std::ptrdiff_t first_row, int n, bool want_grad,
+                                    bool check_x) {
+    const int L = layout_.n_layers, d = layout_.sizes[0];
+    x += first_row * d;
+    const std::int64_t* no_rows = nullptr;  // the chunks' rows are x's own, in order
     Rows hidden;  // the whole batch's hidden layers: forward_layers reads nothing else of it below the output
     hidden.n = n;
     hidden.sums = thread_sums();
@@ -130,7 +139,9 @@ T Network<T>::chunked_loss_and_grad(const T* x, Targets<T> y, std::ptrdiff_t fir
             if (want_grad) std::fill(grads, grads + layout_.size, T(0));
             for (int first = begin; first < end; first += kChunkRows) {
                 const Rows chunk = thread_chunk(id, first, std::min(kChunkRows, end - first));
-                const T* xc = x + std::ptrdiff_t(first) * layout_.sizes[0];
+                const T* xc = x + std::ptrdiff_t(first) * d;
+                if (check_x && !all_finite_part(xc, 0, std::ptrdiff_t(chunk.n) * d))
+                    throw NonFiniteInput(first_row + lowest_non_finite_row(x, no_rows, first, first + chunk.n, d));
                 forward_layers(chunk, xc, L - 1, L - 1, output_form(want_grad));
                 const T* yc = dense_targets(y, nullptr, first_row + first, chunk.n, chunk.targets);
                 data_loss[id] += double(output_loss(chunk, yc, want_grad)) * chunk.n;
@@ -164,8 +175,9 @@ T Network<T>::chunked_loss_and_grad(const T* x, Targets<T> y, std::ptrdiff_t fir
 template float Network<float>::loss_and_grad(const float*, Targets<float>, int, bool, const float*, float*);
 template double Network<double>::loss_and_grad(const double*, Targets<double>, int, bool, const double*,
                                                 double*);
-template float Network<float>::chunked_loss_and_grad(const float*, Targets<float>, std::ptrdiff_t, int, bool);
-template double Network<double>::chunked_loss_and_grad(const double*, Targets<double>, std::ptrdiff_t, int, bool);
+template float Network<float>::chunked_loss_and_grad(const float*, Targets<float>, std::ptrdiff_t, int, bool, bool);
+template double Network<double>::chunked_loss_and_grad(const double*, Targets<double>, std::ptrdiff_t, int, bool,
+                                                      bool);
 template std::ptrdiff_t Network<float>::chunk_buffers(std::ptrdiff_t, std::ptrdiff_t, Rows*);
 template std::ptrdiff_t Network<double>::chunk_buffers(std::ptrdiff_t, std::ptrdiff_t, Rows*);
 template Network<float>::Rows Network<float>::thread_chunk(int, int, int);

@@ -75,7 +75,8 @@ class Network {
     void forward(T* out, const T* x, int n, int upto, const std::function<bool(bool)>& stop_requested = nullptr);
     // Loss of the whole batch (data loss + sparsity + weight decay); fills grads() when want_grad. theta, when
     // given, first becomes the parameters, and grad_out, when given, receives a copy of the gradient: inside the
-    // call, so that no other thread's call can come in between.
+    // call, so that no other thread's call can come in between. NaN/inf in x raises NonFiniteInput (with theta,
+    // before the parameters change).
     T loss_and_grad(const T* x, Targets<T> y, int n, bool want_grad, const T* theta = nullptr,
                     T* grad_out = nullptr);
     // One pass over the data in mini-batches with the chosen optimizer; returns the mean batch loss.
@@ -128,8 +129,9 @@ class Network {
     bool runs_in_chunks(int n, int threads) const;
     void ensure_chunk_capacity(int whole_rows, int chunked_rows);
     // The loss of rows [first, first + n) of x and y (and with want_grad its gradient in grads(), weight decay
-    // included) in chunks of rows, on the workspace of ensure_chunk_capacity.
-    T chunked_loss_and_grad(const T* x, Targets<T> y, std::ptrdiff_t first, int n, bool want_grad);
+    // included) in chunks of rows, on the workspace of ensure_chunk_capacity. check_x: each chunk's rows of x are
+    // checked for NaN/inf as the chunk starts (NonFiniteInput for the lowest bad row, numbered in all of x).
+    T chunked_loss_and_grad(const T* x, Targets<T> y, std::ptrdiff_t first, int n, bool want_grad, bool check_x);
 
     // What the output layer leaves for its loss kernel: Ŷ itself, the logits Z (the cross-entropy kernels apply
     // softmax/sigmoid themselves, for a stable log) or the bare product X·Wᵀ (the fused squared error adds the

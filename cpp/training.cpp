@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 
+#include "finite_input.h"
 #include "network.h"
 #include "optimizers.h"
 #include "shuffle.h"
@@ -60,19 +61,6 @@ void copy_state(AlignedVector<T>& snapshot, std::initializer_list<AlignedVector<
     }
 }
 
-// The lowest row of x among the batch's (x[rows[t]] for begin <= t < end when rows is given, else x[t]) holding a
-// NaN or ±inf, or -1. Only on the way to an error message.
-template <typename T>
-std::ptrdiff_t lowest_non_finite_row(const T* x, const std::int64_t* rows, std::ptrdiff_t begin, std::ptrdiff_t end,
-                                     int d) {
-    std::ptrdiff_t lowest = -1;
-    for (std::ptrdiff_t t = begin; t < end; ++t) {
-        const std::ptrdiff_t row = rows ? rows[t] : t;
-        if ((lowest < 0 || row < lowest) && !all_finite_part(x + row * d, 0, d)) lowest = row;
-    }
-    return lowest;
-}
-
 }  // namespace
 
 template <typename T>
@@ -124,13 +112,13 @@ T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o
     const bool fused_sgd = o.optimizer == Optimizer::sgd && config_.weight_decay == 0 && !reduce_gradients;
     // X is checked for NaN/inf here, a mini-batch at a time, instead of by a pass over all of it before every epoch
     // (1.5-3.5% of an epoch at the benchmark's sizes): a gathered row while it is still in L1, a batch read in place
-    // just before the forward pass reads it. An error undoes the batches before it, like a divergence. With gradient
-    // averaging, one rank must not stop alone mid-epoch (the others would wait in the reduction): all of X first.
+    // just before the forward pass reads it, a chunked batch a chunk at a time (full_batch.cpp). An error undoes the
+    // batches before it, like a divergence. With gradient averaging, one rank must not stop alone mid-epoch (the
+    // others would wait in the reduction): there all of X is checked first.
+    const std::string restored = "; parameters were restored to the start of the epoch";
     const auto non_finite_x = [&](std::ptrdiff_t begin, std::ptrdiff_t end) {
         undo_epoch();
-        return std::invalid_argument("X contains NaN or infinity (row " +
-                                     std::to_string(lowest_non_finite_row(x, rows, begin, end, d)) +
-                                     "); parameters were restored to the start of the epoch");
+        return NonFiniteInput(lowest_non_finite_row(x, rows, begin, end, d), restored);
     };
     if (reduce_gradients && !all_finite(x, std::ptrdiff_t(n) * d)) throw non_finite_x(0, n);
     T* batch_x = work_.data() + batch_x_offset_;
@@ -155,7 +143,7 @@ T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o
             });
             xb = batch_x;
             x_finite = finite.load();
-        } else if (!reduce_gradients) {
+        } else if (!reduce_gradients && !chunked) {
             x_finite = all_finite(xb, std::ptrdiff_t(m) * d);
         }
         if (!x_finite) throw non_finite_x(first, first + m);
@@ -163,13 +151,16 @@ T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o
         T loss;
         try {
             if (chunked) {
-                loss = chunked_loss_and_grad(x, y, first, m, true);
+                loss = chunked_loss_and_grad(x, y, first, m, true, !reduce_gradients);
             } else {
                 batch_rows = whole_batch(m);
                 const T* yb = dense_targets(y, rows, first, m, batch_rows.targets);
                 forward_layers(batch_rows, xb, 0, L - 1, output_form(true), sparse());
                 loss = add_penalties(output_loss(batch_rows, yb, true), m);
             }
+        } catch (const NonFiniteInput& e) {  // from a chunk's check
+            undo_epoch();
+            throw NonFiniteInput(e.row, restored);
         } catch (...) {
             undo_epoch();
             throw;

@@ -134,6 +134,15 @@ def expected_X_error(X, n_features):
     return None, arr
 
 
+def core_finds_non_finite(X, net):
+    """Whether X's only fault is a NaN/inf that the native call finds (train_epoch, loss, loss_and_grad(_flat)):
+    X taken as it is (an aligned C-contiguous array of the network's dtype and shape), so no Python pass looks
+    at its values; its error then comes after every other argument's."""
+    return (isinstance(X, np.ndarray) and X.dtype == net.dtype and X.flags.c_contiguous and X.flags.aligned
+            and X.ndim == 2 and X.shape[0] > 0 and X.shape[1] == net.layer_sizes[0]
+            and not np.isfinite(X).all())
+
+
 def expected_Y_error(Y, n, k, softmax):
     """(error or None, targets for the reference: int64 labels or a float64 (n, k) matrix)."""
     try:

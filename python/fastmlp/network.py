@@ -167,12 +167,12 @@ class Network:
 
     def loss(self, X, Y):
         """Loss of the batch: mean data loss + sparsity penalty + weight decay."""
-        X, Y = self._inputs(X, Y)
+        X, Y = self._inputs(X, Y, check_x_finite=False)  # X's NaN/inf: checked by the native call, in chunks
         return _finite_loss(self._net.loss_and_grad(X, Y, False), self._params)
 
     def loss_and_grad(self, X, Y):
         """(loss, grad_weights, grad_biases) for the whole batch; the gradients are fresh arrays."""
-        X, Y = self._inputs(X, Y)
+        X, Y = self._inputs(X, Y, check_x_finite=False)  # X's NaN/inf: checked by the native call, in chunks
         grad = np.empty(self.layout.size, self.dtype)  # filled inside the native call: no other call between
         loss = _finite_loss(self._net.loss_and_grad(X, Y, True, grad_out=grad), self._params)
         return loss, self.layout.weight_views(grad), self.layout.bias_views(grad)
@@ -181,7 +181,8 @@ class Network:
         """Set the parameters to theta, then (loss, flat gradient copy): the function an L-BFGS minimiser
         wants. Pass X, Y already converted (``float32``/``float64`` C-contiguous) to avoid a copy per call."""
         theta = self._checked_theta(theta)
-        X, Y = self._inputs(X, Y)  # all checked before the parameters change: a bad call leaves them as they were
+        # all checked before the parameters change, X's NaN/inf by the native call: a bad call leaves them as they were
+        X, Y = self._inputs(X, Y, check_x_finite=False)
         grad = np.empty(self.layout.size, self.dtype)
         # theta set and the gradient copied inside the native call, so another thread's call cannot come between
         loss = _finite_loss(self._net.loss_and_grad(X, Y, True, theta=theta, grad_out=grad), self._params)

@@ -1,7 +1,9 @@
-"""train_epoch checks X for NaN/inf in the core, a mini-batch at a time (cpp/training.cpp), not by a pass of its
-own before the epoch: whichever batch holds the bad value, on every path a batch can take (gathered in shuffled
-order, read in place, run in chunks, averaged through a gradient hook), the epoch raises ValueError naming the lowest
-bad row, and leaves the parameters, the optimizer state and the shuffle stream as they were before it."""
+"""The native calls check X for NaN/inf themselves where they read its rows anyway, not by a pass of their own
+before each call (cpp/finite_input.h). train_epoch, a mini-batch at a time: whichever batch holds the bad value, on
+every path a batch can take (gathered in shuffled order, read in place, run in chunks, averaged through a gradient
+hook), it raises ValueError naming the lowest bad row, and leaves the parameters, the optimizer state and the
+shuffle stream as they were before the epoch. loss / loss_and_grad(_flat), a chunk of rows at a time for a large
+batch: the same error, and with theta the parameters unchanged."""
 import numpy as np
 import pytest
 
@@ -130,3 +132,49 @@ def test_estimators_still_refuse_bad_inputs_before_training():
     with pytest.raises(ValueError, match="NaN or infinity"):
         clf.fit(X, y)
     assert not hasattr(clf, "coefs_")
+
+
+# (threads, n): one whole batch, a chunked one (from 2·CHUNK_ROWS·threads rows)
+WHOLE_AND_CHUNKED = [(1, 40), (2, 40), (2, 2 * CHUNK_ROWS * 2 + 300), (1, 2 * CHUNK_ROWS + 10)]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("threads_n,n", WHOLE_AND_CHUNKED)
+@pytest.mark.parametrize("rows", [[0], [7, 3], [-1], [-1, -300]])
+def test_loss_and_gradient_calls_name_the_lowest_bad_row(threads, dtype, threads_n, n, rows):
+    threads(threads_n)
+    net = fastmlp.Network((6, 5, 3), dtype=dtype, seed=0)
+    X, y = data(n, 6, dtype)
+    bad = sorted(r % n for r in rows)
+    X[bad, 2] = np.nan
+    X[bad[-1], 5] = -np.inf
+    message = rf"^X contains NaN or infinity \(row {bad[0]}\)$"
+    with pytest.raises(ValueError, match=message):
+        net.loss(X, y)
+    with pytest.raises(ValueError, match=message):
+        net.loss_and_grad(X, y)
+    before, theta = net.get_flat(), net.get_flat() + 1
+    with pytest.raises(ValueError, match=message):
+        net.loss_and_grad_flat(theta, X, y)
+    np.testing.assert_array_equal(net.get_flat(), before)  # theta refused with X: the parameters as they were
+    X[bad] = 0.5
+    loss, grad = net.loss_and_grad_flat(theta, X, y)  # and the same calls on good data work as before
+    assert np.isfinite(loss) and np.isfinite(grad).all()
+    np.testing.assert_array_equal(net.get_flat(), theta)
+
+
+@pytest.mark.parametrize("threads_n,n", WHOLE_AND_CHUNKED)
+def test_a_sparse_autoencoders_gradient_checks_its_inputs_once(threads, threads_n, n):
+    threads(threads_n)
+    net = fastmlp.Network((6, 3, 6), output="sigmoid", loss="binary_cross_entropy", sparsity_target=0.1,
+                          sparsity_weight=3.0, weight_decay=1e-4, seed=0)
+    X, _ = data(n, 6, "float32")
+    want = net.loss_and_grad(X, X)
+    X[n - 2, 1] = np.inf
+    with pytest.raises(ValueError, match=rf"\(row {n - 2}\)"):
+        net.loss_and_grad(X, X)
+    X[n - 2, 1] = data(n, 6, "float32")[0][n - 2, 1]
+    got = net.loss_and_grad(X, X)  # the refused call left nothing behind
+    assert got[0] == want[0]
+    for g, w in zip(got[1] + got[2], want[1] + want[2]):
+        np.testing.assert_array_equal(g, w)
