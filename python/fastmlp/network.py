@@ -192,7 +192,8 @@ class Network:
                     beta1=0.9, beta2=0.999, eps=1e-8, shuffle=True, gradient_hook=None):
         """One pass over (X, Y) in mini-batches; returns the mean training loss. Optimizer state (velocity,
         Adam moments) persists across calls. NaN/inf loss raises FloatingPointError and Ctrl-C raises
-        KeyboardInterrupt, both with the parameters restored to the start of the epoch.
+        KeyboardInterrupt, both with the parameters restored to the start of the epoch; so does the ValueError
+        for a NaN/inf in X, which the core finds a mini-batch at a time (naming the lowest bad row).
 
         ``gradient_hook(grad)``, when given, is called after every backward pass with the flat gradient
         buffer itself (a writable view, no copy) before the optimizer update — where data-parallel training
