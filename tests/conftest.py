@@ -8,6 +8,16 @@ import numpy as np
 import pytest
 
 
+@pytest.fixture
+def threads():
+    """fastmlp.set_num_threads, with the thread count restored after the test."""
+    import fastmlp
+
+    before = fastmlp.get_num_threads()
+    yield fastmlp.set_num_threads
+    fastmlp.set_num_threads(before)
+
+
 def shared_data_dir():
     env = os.environ.get("FASTMLP_TEST_DATA")
     return Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -14,13 +14,6 @@ SOFTMAX_SQUARED = dict(layer_sizes=(9, 6, 4), output="softmax", loss="squared_er
 CHUNK_ROWS = 256  # kChunkRows in cpp/full_batch.cpp: a batch runs in chunks from 2·CHUNK_ROWS·threads rows
 
 
-@pytest.fixture
-def threads():
-    before = fastmlp.get_num_threads()
-    yield fastmlp.set_num_threads
-    fastmlp.set_num_threads(before)
-
-
 def chunked(n, n_threads):
     return n >= 2 * CHUNK_ROWS * n_threads
 

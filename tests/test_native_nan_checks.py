@@ -12,13 +12,6 @@ import fastmlp
 CHUNK_ROWS = 256  # kChunkRows in cpp/full_batch.cpp: a batch runs in chunks from 2·CHUNK_ROWS·threads rows
 
 
-@pytest.fixture
-def threads():
-    before = fastmlp.get_num_threads()
-    yield fastmlp.set_num_threads
-    fastmlp.set_num_threads(before)
-
-
 def state(net):
     return net.get_flat(), net._net.shuffle_state
 

@@ -22,14 +22,6 @@ import pytest
 import fastmlp
 
 
-@pytest.fixture
-def threads():
-    """Restore the thread count a test changes."""
-    before = fastmlp.get_num_threads()
-    yield
-    fastmlp.set_num_threads(before)
-
-
 def data(n, d, k, seed):
     rng = np.random.default_rng(seed)
     return rng.uniform(0, 1, (n, d)).astype(np.float32), rng.integers(0, k, n)
