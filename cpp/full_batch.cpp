@@ -118,7 +118,6 @@ T Network<T>::chunked_loss_and_grad(const T* x, Targets<T> y, std::ptrdiff_t fir
                                     bool check_x) {
     const int L = layout_.n_layers, d = layout_.sizes[0];
     x += first_row * d;
-    const std::int64_t* no_rows = nullptr;  // the chunks' rows are x's own, in order
     Rows hidden;  // the whole batch's hidden layers: forward_layers reads nothing else of it below the output
     hidden.n = n;
     hidden.sums = thread_sums();
@@ -140,8 +139,10 @@ T Network<T>::chunked_loss_and_grad(const T* x, Targets<T> y, std::ptrdiff_t fir
             for (int first = begin; first < end; first += kChunkRows) {
                 const Rows chunk = thread_chunk(id, first, std::min(kChunkRows, end - first));
                 const T* xc = x + std::ptrdiff_t(first) * d;
-                if (check_x && !all_finite_part(xc, 0, std::ptrdiff_t(chunk.n) * d))
-                    throw NonFiniteInput(first_row + lowest_non_finite_row(x, no_rows, first, first + chunk.n, d));
+                if (check_x && !all_finite_part(xc, 0, std::ptrdiff_t(chunk.n) * d)) {
+                    const std::ptrdiff_t row = lowest_non_finite_row(x, first, first + chunk.n, d);
+                    throw NonFiniteInput(row < 0 ? row : first_row + row);  // rows of all of x
+                }
                 forward_layers(chunk, xc, L - 1, L - 1, output_form(want_grad));
                 const T* yc = dense_targets(y, nullptr, first_row + first, chunk.n, chunk.targets);
                 data_loss[id] += double(output_loss(chunk, yc, want_grad)) * chunk.n;

@@ -115,12 +115,14 @@ T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o
     // just before the forward pass reads it, a chunked batch a chunk at a time (full_batch.cpp). An error undoes the
     // batches before it, like a divergence. With gradient averaging, one rank must not stop alone mid-epoch (the
     // others would wait in the reduction): there all of X is checked first.
+    // The error names the lowest bad row of all of X, whichever batch met one first (a second look, on the way
+    // to the error only).
     const std::string restored = "; parameters were restored to the start of the epoch";
-    const auto non_finite_x = [&](std::ptrdiff_t begin, std::ptrdiff_t end) {
+    const auto non_finite_x = [&] {
         undo_epoch();
-        return NonFiniteInput(lowest_non_finite_row(x, rows, begin, end, d), restored);
+        return NonFiniteInput(lowest_non_finite_row(x, 0, n, d), restored);
     };
-    if (reduce_gradients && !all_finite(x, std::ptrdiff_t(n) * d)) throw non_finite_x(0, n);
+    if (reduce_gradients && !all_finite(x, std::ptrdiff_t(n) * d)) throw non_finite_x();
     T* batch_x = work_.data() + batch_x_offset_;
     const int L = layout_.n_layers;
     double total = 0;
@@ -146,7 +148,7 @@ T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o
         } else if (!reduce_gradients && !chunked) {
             x_finite = all_finite(xb, std::ptrdiff_t(m) * d);
         }
-        if (!x_finite) throw non_finite_x(first, first + m);
+        if (!x_finite) throw non_finite_x();
         Rows batch_rows;
         T loss;
         try {
@@ -158,9 +160,8 @@ T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o
                 forward_layers(batch_rows, xb, 0, L - 1, output_form(true), sparse());
                 loss = add_penalties(output_loss(batch_rows, yb, true), m);
             }
-        } catch (const NonFiniteInput& e) {  // from a chunk's check
-            undo_epoch();
-            throw NonFiniteInput(e.row, restored);
+        } catch (const NonFiniteInput&) {  // from a chunk's check
+            throw non_finite_x();
         } catch (...) {
             undo_epoch();
             throw;

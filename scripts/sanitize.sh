@@ -73,7 +73,8 @@ status=0
 (cd "$WORK" && "$VENV/bin/python" -m pytest -p no:cacheprovider -q --capture=sys --rootdir="$ROOT" -c "$ROOT/pyproject.toml" \
     "$ROOT/tests/test_kernels.py" "$ROOT/tests/test_network.py" "$ROOT/tests/test_gradients.py" \
     "$ROOT/tests/test_fuzz_network.py" "$ROOT/tests/test_fuzz_estimators.py" "$ROOT/tests/test_fuzz_core.py" \
-    "$ROOT/tests/test_edge_cases.py" "$ROOT/tests/test_gemm_threads.py" "$ROOT/tests/test_full_batch_chunks.py" "$@") || status=$?
+    "$ROOT/tests/test_edge_cases.py" "$ROOT/tests/test_gemm_threads.py" "$ROOT/tests/test_full_batch_chunks.py" \
+    "$ROOT/tests/test_native_nan_checks.py" "$@") || status=$?
 
 unset LD_PRELOAD
 reports=$(find "$REPORTS" -type f | sort)

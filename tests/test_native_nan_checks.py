@@ -62,12 +62,50 @@ def test_a_bad_value_anywhere_raises_naming_its_row_and_undoes_the_epoch(threads
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_the_lowest_bad_row_is_named_when_a_batch_holds_several(dtype):
+@pytest.mark.parametrize("batch", [40, 8, 3])
+def test_the_lowest_bad_row_of_all_x_is_named_whichever_batch_meets_one_first(dtype, batch):
     net = fastmlp.Network((6, 5, 3), dtype=dtype, seed=0)
     X, y = data(40, 6, dtype)
-    X[[31, 17, 38], 2] = np.nan  # all in the epoch's only batch, in whatever order the shuffle takes them
-    with pytest.raises(ValueError, match=r"\(row 17\)"):
-        net.train_epoch(X, y, 40)
+    X[[31, 17, 38], 2] = np.nan  # in whatever batches and order the shuffles take them
+    for _ in range(5):
+        with pytest.raises(ValueError, match=r"\(row 17\)"):
+            net.train_epoch(X, y, batch)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+@pytest.mark.parametrize("threads_n", [1, 2])
+def test_wide_rows_gathered_on_two_threads_and_every_optimizers_state(threads, optimizer, threads_n):
+    # 784 features and batch 64: the gather (and the check fused into it) forks; Adam's moments and step count,
+    # weight decay on, must come back as they were too.
+    threads(threads_n)
+    config = dict(layer_sizes=(784, 16, 10), weight_decay=1e-3)
+    net, twin = fastmlp.Network(**config, seed=0), fastmlp.Network(**config, seed=0)
+    X, _ = data(640, 784, "float32")
+    y = (np.arange(640) % 10).astype(np.int32)
+    for n in (net, twin):
+        n.train_epoch(X, y, 64, optimizer=optimizer)
+    bad = X.copy()
+    bad[[600, 77], 400] = [np.inf, np.nan]
+    with pytest.raises(ValueError, match=r"^X contains NaN or infinity \(row 77\); parameters were restored"):
+        net.train_epoch(bad, y, 64, optimizer=optimizer)
+    for n in (net, twin):
+        n.train_epoch(X, y, 64, optimizer=optimizer)
+    np.testing.assert_array_equal(net.get_flat(), twin.get_flat())
+
+
+def test_a_chunked_last_batch_and_bad_rows_in_both_threads_blocks(threads):
+    threads(2)
+    net = fastmlp.Network((6, 5, 3), seed=0)
+    X, y = data(3250, 6, "float32")  # batches of 1100, 1100 and 1050 rows: each runs in chunks
+    X[3200, 0] = np.nan
+    before = state(net)
+    with pytest.raises(ValueError, match=r"\(row 3200\)"):
+        net.train_epoch(X, y, 1100, shuffle=False)
+    assert_unchanged(net, before)
+    X, y = data(2 * 2 * CHUNK_ROWS + 300, 6, "float32")  # a chunked batch: each thread's block has a bad row
+    X[[1100, 300], 1] = np.nan
+    with pytest.raises(ValueError, match=r"\(row 300\)"):
+        net.loss_and_grad(X, y)
 
 
 @pytest.mark.parametrize("loss", ["squared_error", "binary_cross_entropy"])
