@@ -183,6 +183,12 @@ void bind_network(py::module_& m, const char* name) {
             signals.run([&] { net.forward(o, xp, int(n), layer, signals.callback()); });
             return out;
         }, py::arg("X").noconvert(), py::arg("layer"))
+        .def("set_flat", [](Net& net, const py::object& theta) {
+            if (theta.is_none()) throw py::type_error("theta must be an array, got None");
+            const T* th = flat_parameters<T>(theta, net.layout().size, "theta", false);
+            py::gil_scoped_release release;
+            net.set_parameters(th);
+        }, py::arg("theta"))
         .def("loss_and_grad", [](Net& net, const Array<T>& x, const py::array& y, bool want_grad,
                                  const py::object& theta, const py::object& grad_out) {
             const Layout& l = net.layout();

@@ -153,6 +153,12 @@ void Network<T>::give_back_scratch(AlignedVector<T>& scratch) noexcept {
 }
 
 template <typename T>
+void Network<T>::set_parameters(const T* theta) {
+    CallGuard guard(users_, CallGuard::exclusive);
+    if (theta != params_.data()) std::copy(theta, theta + layout_.size, params_.begin());
+}
+
+template <typename T>
 std::size_t Network<T>::workspace_bytes() const {
     std::size_t elements = work_.capacity();
     std::lock_guard<std::mutex> lock(scratch_mutex_);

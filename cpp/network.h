@@ -73,6 +73,9 @@ class Network {
     // stop_requested(false), when set, is called between chunks of rows; when it returns true Interrupted is
     // thrown (out is then only partly written).
     void forward(T* out, const T* x, int n, int upto, const std::function<bool(bool)>& stop_requested = nullptr);
+    // params() = theta, as a call that needs the network alone (CallGuard): refused while a forward pass or a
+    // training call runs, which would otherwise read a mix of the old and new parameters.
+    void set_parameters(const T* theta);
     // Loss of the whole batch (data loss + sparsity + weight decay); fills grads() when want_grad. theta, when
     // given, first becomes the parameters, and grad_out, when given, receives a copy of the gradient: inside the
     // call, so that no other thread's call can come in between. NaN/inf in x raises NonFiniteInput (with theta,
@@ -201,8 +204,9 @@ class CallGuard {
             if (kind == exclusive ? now != 0 : now < 0)
                 throw std::runtime_error(
                     "this Network is already running a call (from another thread, or this call's own gradient "
-                    "hook); forward passes may share a network, but training or a loss needs it alone: use one "
-                    "Network per training thread, and no calls into the network from its own hook");
+                    "hook); forward passes may share a network, but training, a loss or setting the parameters "
+                    "needs it alone: use one Network per training thread, and no calls into the network from its "
+                    "own hook");
         } while (!users_.compare_exchange_weak(now, kind == exclusive ? -1 : now + 1));
     }
     ~CallGuard() {

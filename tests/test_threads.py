@@ -359,6 +359,51 @@ def test_a_call_that_needs_the_network_alone_is_refused_while_forward_passes_run
     assert net.loss(X[:64], y[:64]) == expected_loss
 
 
+@pytest.mark.parametrize("setter", ["set_flat", "set_parameters"])
+def test_setting_the_parameters_never_lands_in_the_middle_of_a_forward_pass(threads, setter):
+    # Each forward pass sees the old parameters or the new ones, never a mix: setting them while passes run is
+    # refused like a training call.
+    fastmlp.set_num_threads(1)
+    X, _ = data(20000, 100, 10, 2)
+    net = fastmlp.Network((100, 256, 10), seed=0)
+    thetas = [net.get_flat(), -net.get_flat()]
+    expected = []
+    for theta in thetas:
+        net.set_flat(theta)
+        expected.append(net.forward(X))
+    done, outputs = threading.Event(), []
+
+    def forwards():
+        try:
+            while len(outputs) < 20:
+                try:
+                    outputs.append(net.forward(X))
+                except RuntimeError as exc:  # refused while the parameters were being set
+                    assert "already running a call (from another thread" in str(exc)
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=forwards)
+    worker.start()
+    refused = succeeded = 0
+    while not done.is_set():
+        theta = thetas[succeeded % 2]
+        try:
+            if setter == "set_flat":
+                net.set_flat(theta)
+            else:
+                net.set_parameters(net.layout.weight_views(theta), net.layout.bias_views(theta))
+        except RuntimeError as exc:
+            assert "setting the parameters needs it alone" in str(exc)
+            refused += 1
+        else:
+            succeeded += 1
+    worker.join()
+    assert refused > 0 and succeeded > 0, (refused, succeeded)
+    for out in outputs:
+        assert any(np.array_equal(out, want) for want in expected), "a forward pass read a mix of parameters"
+
+
 def test_set_num_threads_takes_effect(threads):
     for n in (1, 2, 3, 1):
         fastmlp.set_num_threads(n)

@@ -106,15 +106,15 @@ class Network:
         if len(weights) != len(self.layout.weight_shapes) or len(biases) != self.layout.n_layers:
             raise ValueError(f"expected {len(self.layout.weight_shapes)} weight matrices and "
                              f"{self.layout.n_layers} bias vectors, got {len(weights)} and {len(biases)}")
-        checked = []
-        for kind, given, views in (("weights", weights, self.weights), ("biases", biases, self.biases)):
+        theta = self._params.copy()  # (whatever the layout holds besides the weights and biases, kept)
+        for kind, given, views in (("weights", weights, self.layout.weight_views(theta)),
+                                   ("biases", biases, self.layout.bias_views(theta))):
             for i, (src, dst) in enumerate(zip(given, views)):
                 arr = np.asarray(src)
                 if arr.shape != dst.shape:
                     raise ValueError(f"{kind}[{i}] must have shape {dst.shape}, got {arr.shape}")
-                checked.append((as_float_array(arr.reshape(-1), self.dtype, f"{kind}[{i}]", 1), dst))
-        for arr, dst in checked:
-            dst.reshape(-1)[:] = arr
+                dst.reshape(-1)[:] = as_float_array(arr.reshape(-1), self.dtype, f"{kind}[{i}]", 1)
+        self._net.set_flat(theta)
 
     def get_flat(self):
         """A copy of the flat parameter vector (weights first, then biases)."""
@@ -127,7 +127,10 @@ class Network:
         return theta
 
     def set_flat(self, theta):
-        self._params[:] = self._checked_theta(theta)
+        """Set the flat parameter vector. Like training, it needs the network alone: while another thread runs a
+        forward pass or a training call on it, RuntimeError (the pass would read a mix of old and new values).
+        Writing into the ``weights``/``biases`` views directly is not guarded."""
+        self._net.set_flat(self._checked_theta(theta))
 
     # ------------------------------------------------------------------ computation
     def forward(self, X):
