@@ -195,6 +195,14 @@ def test_pickle_round_trip():
     assert repr(clone) == repr(net)
 
 
+@pytest.mark.parametrize("params,error", [(np.array([1.0]), "length"), (np.full(23, np.nan), "NaN")])
+def test_a_damaged_pickled_state_is_refused_not_broadcast(params, error):
+    state = fastmlp.Network((4, 3, 2), seed=0).__getstate__()
+    state["params"] = params
+    with pytest.raises(ValueError, match=error):
+        fastmlp.Network.__new__(fastmlp.Network).__setstate__(state)
+
+
 def test_threads_and_build_info():
     info = fastmlp.build_info()
     assert {"blas", "openmp", "compiler", "cxx_flags", "version"} <= set(info)

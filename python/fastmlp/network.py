@@ -106,7 +106,7 @@ class Network:
         if len(weights) != len(self.layout.weight_shapes) or len(biases) != self.layout.n_layers:
             raise ValueError(f"expected {len(self.layout.weight_shapes)} weight matrices and "
                              f"{self.layout.n_layers} bias vectors, got {len(weights)} and {len(biases)}")
-        theta = self._params.copy()  # (whatever the layout holds besides the weights and biases, kept)
+        theta = np.empty_like(self._params)  # the weight and bias blocks cover all of it
         for kind, given, views in (("weights", weights, self.layout.weight_views(theta)),
                                    ("biases", biases, self.layout.bias_views(theta))):
             for i, (src, dst) in enumerate(zip(given, views)):
@@ -251,7 +251,7 @@ class Network:
     def __setstate__(self, state):
         self.__init__(**state["config"])
         self._build(state["shuffle_state"])
-        self._params[:] = state["params"]
+        self.set_flat(state["params"])  # checked: its length, dtype and finiteness (no silent broadcast)
 
     def __repr__(self):
         extra = ""
