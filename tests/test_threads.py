@@ -321,12 +321,9 @@ def test_gradients_asked_from_two_threads_are_each_for_their_own_call(threads, m
     assert not bad, f"{len(bad)} calls returned a loss or gradient that was not their own"
 
 
-def test_a_call_that_needs_the_network_alone_is_refused_while_forward_passes_run(threads):
-    fastmlp.set_num_threads(1)
-    X, y = data(20000, 100, 10, 2)
-    net = fastmlp.Network((100, 256, 10), seed=0)
-    expected = net.forward(X)
-    expected_loss = net.loss(X[:64], y[:64])
+def against_forward_passes(net, X, call, refusal="already running a call (from another thread"):
+    """Runs call() over and over on this thread while another runs 20 forward passes of X on net (each retried
+    when refused); returns (the passes' outputs, call()s refused, call()s that ran)."""
     done, outputs = threading.Event(), []
 
     def forwards():
@@ -334,7 +331,7 @@ def test_a_call_that_needs_the_network_alone_is_refused_while_forward_passes_run
             while len(outputs) < 20:
                 try:
                     outputs.append(net.forward(X))
-                except RuntimeError as exc:  # refused while the test's loss() ran: try again
+                except RuntimeError as exc:  # refused while this thread's call() ran: try again
                     assert "already running a call (from another thread" in str(exc)
         finally:
             done.set()
@@ -344,16 +341,29 @@ def test_a_call_that_needs_the_network_alone_is_refused_while_forward_passes_run
     refused = succeeded = 0
     while not done.is_set():
         try:
-            loss = net.loss(X[:64], y[:64])  # exclusive, and changes nothing
+            call(succeeded)
         except RuntimeError as exc:
-            assert "already running a call (from another thread" in str(exc)
+            assert refusal in str(exc)
             refused += 1
         else:
-            assert loss == expected_loss
             succeeded += 1
     worker.join()
-    assert refused > 0, (refused, succeeded)
     assert len(outputs) == 20
+    return outputs, refused, succeeded
+
+
+def test_a_call_that_needs_the_network_alone_is_refused_while_forward_passes_run(threads):
+    fastmlp.set_num_threads(1)
+    X, y = data(20000, 100, 10, 2)
+    net = fastmlp.Network((100, 256, 10), seed=0)
+    expected = net.forward(X)
+    expected_loss = net.loss(X[:64], y[:64])
+
+    def loss(_):
+        assert net.loss(X[:64], y[:64]) == expected_loss  # exclusive, and changes nothing
+
+    outputs, refused, succeeded = against_forward_passes(net, X, loss)
+    assert refused > 0, (refused, succeeded)
     for out in outputs:
         np.testing.assert_array_equal(out, expected)
     assert net.loss(X[:64], y[:64]) == expected_loss
@@ -371,34 +381,16 @@ def test_setting_the_parameters_never_lands_in_the_middle_of_a_forward_pass(thre
     for theta in thetas:
         net.set_flat(theta)
         expected.append(net.forward(X))
-    done, outputs = threading.Event(), []
 
-    def forwards():
-        try:
-            while len(outputs) < 20:
-                try:
-                    outputs.append(net.forward(X))
-                except RuntimeError as exc:  # refused while the parameters were being set
-                    assert "already running a call (from another thread" in str(exc)
-        finally:
-            done.set()
-
-    worker = threading.Thread(target=forwards)
-    worker.start()
-    refused = succeeded = 0
-    while not done.is_set():
+    def set_parameters(succeeded):
         theta = thetas[succeeded % 2]
-        try:
-            if setter == "set_flat":
-                net.set_flat(theta)
-            else:
-                net.set_parameters(net.layout.weight_views(theta), net.layout.bias_views(theta))
-        except RuntimeError as exc:
-            assert "setting the parameters needs it alone" in str(exc)
-            refused += 1
+        if setter == "set_flat":
+            net.set_flat(theta)
         else:
-            succeeded += 1
-    worker.join()
+            net.set_parameters(net.layout.weight_views(theta), net.layout.bias_views(theta))
+
+    outputs, refused, succeeded = against_forward_passes(net, X, set_parameters,
+                                                         refusal="setting the parameters needs it alone")
     assert refused > 0 and succeeded > 0, (refused, succeeded)
     for out in outputs:
         assert any(np.array_equal(out, want) for want in expected), "a forward pass read a mix of parameters"
