@@ -150,9 +150,9 @@ class Network:
         return _finite(self._net.forward(as_features(X, self.layer_sizes[0], self.dtype), int(layer)),
                        "hidden activations", self._params)
 
-    def _inputs(self, X, Y, check_x_finite=True):
+    def _inputs(self, X, Y, *, check_x_finite):
         """(X, Y) converted and checked. ``check_x_finite=False``: the native call checks X for NaN/inf itself
-        (so Y too when it is X)."""
+        (so Y too when it is X); every caller says which."""
         reconstructs = Y is X  # an autoencoder's targets are its inputs: convert and scan them once
         X = as_features(X, self.layer_sizes[0], self.dtype, check_finite=check_x_finite)
         if reconstructs and X.shape[1] == self.layer_sizes[-1]:
