@@ -34,6 +34,32 @@ def _mem_total_gib():
     return None
 
 
+# Variables that choose a BLAS's kernels or tune them. They are recorded, never changed: a machine that sets
+# OPENBLAS_CORETYPE gets the kernels of that core from OpenBLAS (the default build's and NumPy's), whatever its CPU
+# can do — on an AVX-512 machine, OPENBLAS_CORETYPE=Haswell halves the 2048³ SGEMM rate (measured 180 against 336
+# GFLOP/s with it unset, 2 threads, AMD EPYC).
+BLAS_ENVIRONMENT = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_VERBOSE", "MKL_ENABLE_INSTRUCTIONS",
+                    "MKL_CBWR", "MKL_DEBUG_CPU_TYPE", "ONEDNN_MAX_CPU_ISA")
+
+
+def blas_environment():
+    """The BLAS-tuning variables set in this environment (name -> value)."""
+    return {name: os.environ[name] for name in BLAS_ENVIRONMENT if name in os.environ}
+
+
+def forced_core_warning(m):
+    """A warning when OPENBLAS_CORETYPE is set on a CPU with AVX-512: the figures of OpenBLAS-backed contenders
+    (fastmlp's default build, the NumPy reference, scikit-learn, and the yardstick unless another build's GEMM
+    is faster) then come from narrower kernels than the CPU runs; else None."""
+    core = (m.get("blas_environment") or {}).get("OPENBLAS_CORETYPE")
+    if not core or "avx512f" not in (m.get("simd") or []) or core.lower() in (
+            "skylakex", "cooperlake", "sapphirerapids"):  # OpenBLAS's AVX-512 cores (its Zen cores run AVX2 kernels)
+        return None
+    return (f"OPENBLAS_CORETYPE={core} is set (left as it is): OpenBLAS — fastmlp's default build, the NumPy "
+            f"reference and scikit-learn — runs its {core} kernels, not the AVX-512 ones this "
+            f"CPU could run, and its products may run at about half the rate (see benchmarks/README.md, 'Which BLAS')")
+
+
 def machine_info():
     cpu = _lscpu()
     flags = set(cpu.get("Flags", "").split())
@@ -56,6 +82,7 @@ def machine_info():
         "platform": platform.platform(),
         "python": platform.python_version(),
         "loadavg_at_start": load,
+        "blas_environment": blas_environment(),
     }
 
 
@@ -68,6 +95,7 @@ def describe_machine(m):
         parts.append("/".join(m["simd"]))
     if m.get("memory_gib"):
         parts.append(f"{m['memory_gib']} GiB")
+    parts += [f"{k}={v}" for k, v in (m.get("blas_environment") or {}).items()]
     parts.append(m.get("platform", ""))
     parts.append(f"Python {m.get('python')}")
     return ", ".join(p for p in parts if p)

@@ -252,7 +252,7 @@ def run_suite(args, argv):
         "gemm_rate_gflops": None,
         "gemm_method": None,
         "cases": [],
-        "warnings": [],
+        "warnings": [w for w in [machine.forced_core_warning(mach)] if w],
     }
     data_dir = C.find_mnist(args.data)
     state = MachineState(args.wait_fast, args.threads)

@@ -4,6 +4,7 @@ the numbers of a smoke run on a CI machine mean nothing."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -54,6 +55,9 @@ def test_quick_run_writes_documented_json(quick_run):
         # fastmlp itself must have run every case of the quick suite
         assert case["results"]["fastmlp"]["status"] == "ok", case["results"]["fastmlp"]
     assert data["gemm_rate_gflops"] is not None and data["gemm_rate_gflops"] > 0
+    # the BLAS-tuning variables of the environment are recorded as they are (the run never changes them)
+    expected_env = {k: v for k, v in os.environ.items() if k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    assert expected_env.items() <= data["machine"]["blas_environment"].items()
     # --wait-fast: one machine-state probe before every round, the best of them at the top level
     assert data["state_probe_best_gflops"] >= data["state_probe_reference_gflops"] > 0
     for case in data["cases"]:
@@ -132,3 +136,21 @@ def test_other_build_imported_from_elsewhere_is_an_error(tmp_path):
     checked = K.check_origin("fastmlp_other", elsewhere, str(other))
     assert checked["ok"] is False and "not from" in checked["error"]
     assert K.check_origin("fastmlp", elsewhere, str(other)) is elsewhere   # the default build: anywhere
+
+
+def test_forced_openblas_core_on_an_avx512_machine_is_warned_about():
+    sys.path.insert(0, str(ROOT))
+    try:
+        from benchmarks.machine import describe_machine, forced_core_warning
+    finally:
+        sys.path.remove(str(ROOT))
+    avx512 = {"simd": ["avx2", "fma", "avx512f"]}
+    warning = forced_core_warning({**avx512, "blas_environment": {"OPENBLAS_CORETYPE": "Haswell"}})
+    assert warning is not None and "OPENBLAS_CORETYPE=Haswell" in warning and "AVX-512" in warning
+    assert forced_core_warning({**avx512, "blas_environment": {"OPENBLAS_CORETYPE": "Zen"}}) is not None
+    # nothing forced, a core with AVX-512 kernels, or a CPU without AVX-512: no warning
+    assert forced_core_warning({**avx512, "blas_environment": {}}) is None
+    assert forced_core_warning({**avx512, "blas_environment": {"OPENBLAS_CORETYPE": "SkylakeX"}}) is None
+    assert forced_core_warning({"simd": ["avx2", "fma"], "blas_environment": {"OPENBLAS_CORETYPE": "Haswell"}}) is None
+    forced = {**avx512, "blas_environment": {"OPENBLAS_CORETYPE": "Haswell"}}
+    assert "OPENBLAS_CORETYPE=Haswell" in describe_machine(forced)  # in the table's machine line
