@@ -68,13 +68,18 @@ struct ColumnSums {
 template <typename T>
 void bind_for(py::module_& m) {
     auto nc = [](const char* name) { return py::arg(name).noconvert(); };
-    m.def("all_finite", [](const Array<T>& values) {
-        require_aligned(values, "values");
-        const T* data = values.data();
-        const std::ptrdiff_t count = values.size();
-        py::gil_scoped_release release;
-        return all_finite(data, count);
-    }, nc("values"));
+    // Whole-array scans at the Python boundary, with the GIL released.
+    const auto scan = [&](const char* name, bool (*holds)(const T*, std::ptrdiff_t)) {
+        m.def(name, [holds](const Array<T>& values) {
+            require_aligned(values, "values");
+            const T* data = values.data();
+            const std::ptrdiff_t count = values.size();
+            py::gil_scoped_release release;
+            return holds(data, count);
+        }, nc("values"));
+    };
+    scan("all_finite", &all_finite<T>);
+    scan("all_in_unit_interval", &all_in_unit_interval<T>);
     m.def("activation_forward", [](const Array<T>& z, const std::string& act, bool with_sums) -> py::object {
         require_2d(z, "Z");
         auto out = like(z);

@@ -177,15 +177,50 @@ FASTMLP_SIMD_CLONES bool all_finite_part(const T* values, std::ptrdiff_t begin, 
     return bad == 0;
 }
 
-// Whether none of values[0..count) is NaN or ±inf: one read pass, split across threads, allocating nothing (the
-// input check at the Python boundary; np.isfinite(x).all() would build a boolean array as large as x first).
+// Whether every value of values[begin, end) lies in [0, 1] (the binary cross-entropy's targets are probabilities).
+// Read on the bits, so that the loop vectorises: a number in [+0, 1] has a bit pattern no greater than 1's
+// (non-negative floats order as their bits), −0 has the sign bit alone, and a negative number, NaN or ±inf fails
+// (the caller tells those apart on its way to an error message).
+template <typename T>
+FASTMLP_SIMD_CLONES bool all_in_unit_interval_part(const T* values, std::ptrdiff_t begin, std::ptrdiff_t end) {
+    using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+    constexpr Bits one = sizeof(T) == 4 ? Bits(0x3f800000u) : Bits(0x3ff0000000000000ull);
+    constexpr Bits negative_zero = Bits(1) << (8 * sizeof(T) - 1);
+    unsigned bad = 0;
+    for (std::ptrdiff_t i = begin; i < end; ++i) {
+        Bits bits;
+        std::memcpy(&bits, values + i, sizeof bits);
+        bad |= unsigned(bits > one) & unsigned(bits != negative_zero);
+    }
+    return bad == 0;
+}
+
+// Whether part(begin, end) holds on every block of [0, count): one read pass, split across threads (on_blocks),
+// allocating nothing.
+template <typename Part>
+bool every_block(std::ptrdiff_t count, Part&& part) {
+    std::atomic<bool> holds{true};
+    on_blocks(count, [&](std::ptrdiff_t begin, std::ptrdiff_t end) {
+        if (!part(begin, end)) holds.store(false, std::memory_order_relaxed);
+    });
+    return holds.load();
+}
+
+// Whether none of values[0..count) is NaN or ±inf (the input check at the Python boundary; np.isfinite(x).all()
+// would build a boolean array as large as x first).
 template <typename T>
 bool all_finite(const T* values, std::ptrdiff_t count) {
-    std::atomic<bool> finite{true};
-    on_blocks(count, [&](std::ptrdiff_t begin, std::ptrdiff_t end) {
-        if (!all_finite_part(values, begin, end)) finite.store(false, std::memory_order_relaxed);
+    return every_block(count, [&](std::ptrdiff_t begin, std::ptrdiff_t end) {
+        return all_finite_part(values, begin, end);
     });
-    return finite.load();
+}
+
+// Whether all of values[0..count) lie in [0, 1]: one pass where min() and max() would make two.
+template <typename T>
+bool all_in_unit_interval(const T* values, std::ptrdiff_t count) {
+    return every_block(count, [&](std::ptrdiff_t begin, std::ptrdiff_t end) {
+        return all_in_unit_interval_part(values, begin, end);
+    });
 }
 
 }  // namespace fastmlp

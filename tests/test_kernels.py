@@ -287,3 +287,21 @@ def test_all_finite(dtype, size, bad):
         values[size // 2] = bad
     assert _core.all_finite(values) is ref.all_finite(values) is (bad is None)
     assert _core.all_finite(values.reshape(1, -1)) is (bad is None)  # any shape
+
+
+@pytest.mark.parametrize("size", [1, 7, 100_000])  # 100,000: the scan is split across threads
+@pytest.mark.parametrize("bad", [None, -1e-30, 1.0000001, np.nan, np.inf, -np.inf, -np.finfo(np.float64).tiny])
+def test_all_in_unit_interval(dtype, size, bad):
+    values = np.random.default_rng(9).uniform(0, 1, size).astype(dtype)
+    values[0] = 1.0  # both ends are inside,
+    values[-1] = 0.0
+    if size > 2:
+        values[1] = -0.0  # and so is −0 (its sign bit alone is set)
+        values[2] = np.finfo(dtype).tiny / 4  # and a subnormal
+    if bad is not None:
+        values[size // 2] = bad
+    stored = values[size // 2]
+    want = bool(0 <= stored <= 1)  # NaN compares false; float64's −tiny is −0 in float32, inside
+    assert want is bool(bad is None or (dtype == np.float32 and bad == -np.finfo(np.float64).tiny))
+    assert _core.all_in_unit_interval(values) is ref.all_in_unit_interval(values) is want
+    assert _core.all_in_unit_interval(values.reshape(1, -1)) is want  # any shape

@@ -8,7 +8,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['DivergenceError', 'Interrupted', 'NetworkF32', 'NetworkF64', 'activation_backward', 'activation_forward', 'adam_update', 'all_finite', 'build_info', 'dense_backward', 'dense_forward', 'get_num_threads', 'momentum_update', 'output_error_backward', 'set_num_threads', 'sgd_update', 'shuffle_permutation', 'sigmoid_binary_cross_entropy_forward', 'softmax_backward', 'softmax_cross_entropy_forward', 'softmax_forward', 'sparse_kl_penalty_backward', 'sparse_kl_penalty_forward', 'squared_error_forward', 'squared_error_forward_backward', 'weight_decay_backward', 'weight_decay_forward']
+__all__: list[str] = ['DivergenceError', 'Interrupted', 'NetworkF32', 'NetworkF64', 'activation_backward', 'activation_forward', 'adam_update', 'all_finite', 'all_in_unit_interval', 'build_info', 'dense_backward', 'dense_forward', 'get_num_threads', 'momentum_update', 'output_error_backward', 'set_num_threads', 'sgd_update', 'shuffle_permutation', 'sigmoid_binary_cross_entropy_forward', 'softmax_backward', 'softmax_cross_entropy_forward', 'softmax_forward', 'sparse_kl_penalty_backward', 'sparse_kl_penalty_forward', 'squared_error_forward', 'squared_error_forward_backward', 'weight_decay_backward', 'weight_decay_forward']
 class DivergenceError(FloatingPointError):
     pass
 class Interrupted(KeyboardInterrupt):
@@ -88,6 +88,12 @@ def all_finite(values: numpy.typing.NDArray[numpy.float32]) -> bool:
     ...
 @typing.overload
 def all_finite(values: numpy.typing.NDArray[numpy.float64]) -> bool:
+    ...
+@typing.overload
+def all_in_unit_interval(values: numpy.typing.NDArray[numpy.float32]) -> bool:
+    ...
+@typing.overload
+def all_in_unit_interval(values: numpy.typing.NDArray[numpy.float64]) -> bool:
     ...
 def build_info() -> dict[str, str]:
     ...

@@ -10,12 +10,25 @@ import numpy as np
 from . import _core
 
 
+def _native_scan(arr):
+    """Whether the core can scan arr in place: float32/float64, C-contiguous, aligned (what it takes)."""
+    return arr.dtype in (np.float32, np.float64) and arr.flags.c_contiguous and arr.flags.aligned
+
+
 def all_finite(arr):
-    """No NaN or ±inf in arr. For float32/float64 C-contiguous arrays (what the core takes) a native scan with
-    the GIL released and no temporary; np.isfinite(arr).all() would first build a boolean array as large."""
-    if arr.dtype in (np.float32, np.float64) and arr.flags.c_contiguous and arr.flags.aligned:
+    """No NaN or ±inf in arr. For arrays the core takes, a native scan with the GIL released and no temporary;
+    np.isfinite(arr).all() would first build a boolean array as large."""
+    if _native_scan(arr):
         return _core.all_finite(arr.reshape(-1))
     return bool(np.isfinite(arr).all())
+
+
+def all_in_unit_interval(arr):
+    """Every value of arr in [0, 1] (NaN and ±inf are not). For arrays the core takes, one native pass with the
+    GIL released, where arr.min() and arr.max() would make two."""
+    if _native_scan(arr):
+        return _core.all_in_unit_interval(arr.reshape(-1))
+    return bool(((arr >= 0) & (arr <= 1)).all())
 
 
 def _kind_check(arr, name):

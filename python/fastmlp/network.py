@@ -7,7 +7,8 @@ import numpy as np
 
 from . import _core
 from ._params import ParameterLayout, check_network_args, init_parameters, resolve_loss
-from ._validation import all_finite, as_features, as_float_array, as_targets, check_positive_int, check_real
+from ._validation import (all_finite, all_in_unit_interval, as_features, as_float_array, as_targets,
+                          check_positive_int, check_real)
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 
@@ -159,8 +160,9 @@ class Network:
             Y = X
         else:
             Y = as_targets(Y, X.shape[0], self.layer_sizes[-1], self.output == "softmax", self.dtype)
-        if self.loss_name == "binary_cross_entropy":  # its targets are probabilities: outside [0, 1] no minimum
-            low, high = float(Y.min()), float(Y.max())
+        # the binary cross-entropy's targets are probabilities: outside [0, 1] it has no minimum
+        if self.loss_name == "binary_cross_entropy" and not all_in_unit_interval(Y):
+            low, high = float(Y.min()), float(Y.max())  # on the way to an error only: the message names them
             # (NaN/inf, in an X not scanned yet, is left to the native call, which names the row)
             if (low < 0 or high > 1) and math.isfinite(low) and math.isfinite(high):
                 raise ValueError(f"{'X (the targets of this reconstruction)' if Y is X else 'Y'} must lie in "

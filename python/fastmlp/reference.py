@@ -119,6 +119,11 @@ def all_finite(values):
     return bool(np.isfinite(values).all())
 
 
+def all_in_unit_interval(values):
+    """Whether every value lies in [0, 1] (NaN and ±inf do not): the binary cross-entropy's targets."""
+    return bool(((values >= 0) & (values <= 1)).all())
+
+
 def softmax_backward(dYhat, Yhat):
     """dZ_t = Ŷ_t ⊙ (dŶ_t − ⟨dŶ_t, Ŷ_t⟩): the softmax Jacobian-vector product (for non-CE losses)."""
     return Yhat * (dYhat - (dYhat * Yhat).sum(axis=1, keepdims=True))
