@@ -177,7 +177,7 @@ FASTMLP_SIMD_CLONES bool all_finite_part(const T* values, std::ptrdiff_t begin, 
     return bad == 0;
 }
 
-// Whether every value of values[begin, end) lies in [0, 1] (the binary cross-entropy's targets are probabilities).
+// Whether every value of values[begin..end) lies in [0, 1] (the binary cross-entropy's targets are probabilities).
 // Read on the bits, so that the loop vectorises: a number in [+0, 1] has a bit pattern no greater than 1's
 // (non-negative floats order as their bits), −0 has the sign bit alone, and a negative number, NaN or ±inf fails
 // (the caller tells those apart on its way to an error message).

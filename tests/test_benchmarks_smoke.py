@@ -138,6 +138,22 @@ def test_other_build_imported_from_elsewhere_is_an_error(tmp_path):
     assert K.check_origin("fastmlp", elsewhere, str(other)) is elsewhere   # the default build: anywhere
 
 
+def test_blas_environment_is_recorded_as_set(monkeypatch):
+    sys.path.insert(0, str(ROOT))
+    try:
+        from benchmarks.machine import blas_environment, machine_info
+    finally:
+        sys.path.remove(str(ROOT))
+    monkeypatch.setenv("OPENBLAS_VERBOSE", "0")
+    monkeypatch.setenv("MKL_CBWR", "COMPATIBLE")
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    monkeypatch.setenv("SOME_OTHER_VARIABLE", "1")
+    recorded = blas_environment()
+    assert recorded["OPENBLAS_VERBOSE"] == "0" and recorded["MKL_CBWR"] == "COMPATIBLE"
+    assert "ONEDNN_MAX_CPU_ISA" not in recorded and "SOME_OTHER_VARIABLE" not in recorded
+    assert machine_info()["blas_environment"] == recorded
+
+
 def test_forced_openblas_core_on_an_avx512_machine_is_warned_about():
     sys.path.insert(0, str(ROOT))
     try:

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from fastmlp import _core, reference as ref
+from fastmlp import _core, _validation, reference as ref
 
 ACTS = ["identity", "sigmoid", "tanh", "relu"]
 SHAPES = [(1, 1), (1, 7), (5, 1), (17, 13), (64, 33)]
@@ -289,19 +289,49 @@ def test_all_finite(dtype, size, bad):
     assert _core.all_finite(values.reshape(1, -1)) is (bad is None)  # any shape
 
 
-@pytest.mark.parametrize("size", [1, 7, 100_000])  # 100,000: the scan is split across threads
-@pytest.mark.parametrize("bad", [None, -1e-30, 1.0000001, np.nan, np.inf, -np.inf, -np.finfo(np.float64).tiny])
-def test_all_in_unit_interval(dtype, size, bad):
+def unit_interval_edge(dtype, name):
+    """The values next to the edges of [0, 1] (and past them) that the bit-pattern scan must tell apart."""
+    dtype = np.dtype(dtype).type
+    return {
+        "below zero": dtype(-1e-30),
+        "negative subnormal": -np.finfo(dtype).smallest_subnormal,  # bits right after −0's
+        "above one": np.nextafter(dtype(1), dtype(2)),               # bits right after 1's
+        "nan": dtype(np.nan),
+        "nan with the sign bit": np.copysign(dtype(np.nan), dtype(-1)),
+        "inf": dtype(np.inf),
+        "-inf": dtype(-np.inf),
+        "float64's -tiny": dtype(-np.finfo(np.float64).tiny),         # −0 in float32: inside
+    }[name]
+
+
+@pytest.mark.parametrize("size", [1, 7, 100_003])  # 100,003: split across threads, with a scalar tail
+@pytest.mark.parametrize("at", ["middle", "last"])
+@pytest.mark.parametrize("bad", [None, "below zero", "negative subnormal", "above one", "nan", "nan with the sign bit",
+                                 "inf", "-inf", "float64's -tiny"])
+def test_all_in_unit_interval(dtype, size, at, bad):
     values = np.random.default_rng(9).uniform(0, 1, size).astype(dtype)
     values[0] = 1.0  # both ends are inside,
     values[-1] = 0.0
-    if size > 2:
+    if size > 3:
         values[1] = -0.0  # and so is −0 (its sign bit alone is set)
-        values[2] = np.finfo(dtype).tiny / 4  # and a subnormal
+        values[2] = np.finfo(dtype).smallest_subnormal  # and a subnormal
+    where = size // 2 if at == "middle" else size - 1
     if bad is not None:
-        values[size // 2] = bad
-    stored = values[size // 2]
-    want = bool(0 <= stored <= 1)  # NaN compares false; float64's −tiny is −0 in float32, inside
-    assert want is bool(bad is None or (dtype == np.float32 and bad == -np.finfo(np.float64).tiny))
+        values[where] = unit_interval_edge(dtype, bad)
+    want = bool(((values >= 0) & (values <= 1)).all()) if bad is None else bool(0 <= values[where] <= 1)
+    assert want is (bad is None or (bad == "float64's -tiny" and dtype == np.float32))
     assert _core.all_in_unit_interval(values) is ref.all_in_unit_interval(values) is want
     assert _core.all_in_unit_interval(values.reshape(1, -1)) is want  # any shape
+
+
+def test_all_in_unit_interval_of_arrays_the_core_does_not_scan():
+    """The Python fallback (strided views, other dtypes) gives the same answers."""
+    values = np.zeros((4, 6), np.float32)
+    assert _validation.all_in_unit_interval(values[:, ::2]) is True
+    values[1, 2] = -0.0
+    assert _validation.all_in_unit_interval(values[:, ::2].astype(np.float16)) is True
+    values[3, 4] = 1.5
+    assert _validation.all_in_unit_interval(values[:, ::2]) is False
+    assert _validation.all_in_unit_interval(values[:, 1::2]) is True  # the 1.5 is not in this view
+    values[0, 1] = np.nan
+    assert _validation.all_in_unit_interval(values[:, 1::2]) is False
