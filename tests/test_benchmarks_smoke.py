@@ -3,6 +3,7 @@ documented JSON; the Markdown section renders and replaces only its own block. N
 the numbers of a smoke run on a CI machine mean nothing."""
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -22,6 +23,15 @@ CONTENDERS = {"fastmlp", "fastmlp_other", "numpy_ref", "torch", "sklearn"}
 STATUSES = {"ok", "error", "unavailable", "n/a"}
 
 pytestmark = pytest.mark.skipif(not RUN.is_file(), reason="benchmarks/ not in this checkout")
+
+
+def benchmarks_module(name):
+    """benchmarks.<name>, imported from the checkout (benchmarks/ is not part of the installed package)."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        return importlib.import_module(f"benchmarks.{name}")
+    finally:
+        sys.path.remove(str(ROOT))
 
 
 @pytest.fixture(scope="module")
@@ -123,11 +133,7 @@ def test_other_build_is_timed_beside_the_default_one(tmp_path):
 def test_other_build_imported_from_elsewhere_is_an_error(tmp_path):
     """An editable install's import hook can win over the worker's PYTHONPATH: the other build's result then
     says so instead of silently timing the default build twice."""
-    sys.path.insert(0, str(ROOT))
-    try:
-        from benchmarks import contenders as K
-    finally:
-        sys.path.remove(str(ROOT))
+    K = benchmarks_module("contenders")
     other = tmp_path / "other"
     (other / "fastmlp").mkdir(parents=True)
     inside = {"ok": True, "library": {"path": str(other / "fastmlp")}}
@@ -139,27 +145,20 @@ def test_other_build_imported_from_elsewhere_is_an_error(tmp_path):
 
 
 def test_blas_environment_is_recorded_as_set(monkeypatch):
-    sys.path.insert(0, str(ROOT))
-    try:
-        from benchmarks.machine import blas_environment, machine_info
-    finally:
-        sys.path.remove(str(ROOT))
+    machine = benchmarks_module("machine")
     monkeypatch.setenv("OPENBLAS_VERBOSE", "0")
     monkeypatch.setenv("MKL_CBWR", "COMPATIBLE")
     monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
     monkeypatch.setenv("SOME_OTHER_VARIABLE", "1")
-    recorded = blas_environment()
+    recorded = machine.blas_environment()
     assert recorded["OPENBLAS_VERBOSE"] == "0" and recorded["MKL_CBWR"] == "COMPATIBLE"
     assert "ONEDNN_MAX_CPU_ISA" not in recorded and "SOME_OTHER_VARIABLE" not in recorded
-    assert machine_info()["blas_environment"] == recorded
+    assert machine.machine_info()["blas_environment"] == recorded
 
 
 def test_forced_openblas_core_on_an_avx512_machine_is_warned_about():
-    sys.path.insert(0, str(ROOT))
-    try:
-        from benchmarks.machine import describe_machine, forced_core_warning
-    finally:
-        sys.path.remove(str(ROOT))
+    machine = benchmarks_module("machine")
+    forced_core_warning = machine.forced_core_warning
     avx512 = {"simd": ["avx2", "fma", "avx512f"]}
     warning = forced_core_warning({**avx512, "blas_environment": {"OPENBLAS_CORETYPE": "Haswell"}})
     assert warning is not None and "OPENBLAS_CORETYPE=Haswell" in warning and "AVX-512" in warning
@@ -169,4 +168,4 @@ def test_forced_openblas_core_on_an_avx512_machine_is_warned_about():
     assert forced_core_warning({**avx512, "blas_environment": {"OPENBLAS_CORETYPE": "SkylakeX"}}) is None
     assert forced_core_warning({"simd": ["avx2", "fma"], "blas_environment": {"OPENBLAS_CORETYPE": "Haswell"}}) is None
     forced = {**avx512, "blas_environment": {"OPENBLAS_CORETYPE": "Haswell"}}
-    assert "OPENBLAS_CORETYPE=Haswell" in describe_machine(forced)  # in the table's machine line
+    assert "OPENBLAS_CORETYPE=Haswell" in machine.describe_machine(forced)  # in the table's machine line
