@@ -43,14 +43,15 @@ Network<T>::Network(const NetworkConfig& config) : config_(config), layout_(conf
 }
 
 template <typename T>
-void Network<T>::ensure_capacity(int rows, int hidden_rows, int chunk_rows) {
+void Network<T>::ensure_capacity(int rows, int hidden_rows, int chunk_rows, int split_team) {
     hidden_rows = std::max(hidden_rows, rows);
     if (rows <= capacity_ && hidden_rows <= hidden_capacity_ && chunk_rows <= chunk_capacity_ &&
-        omp_threads() <= thread_capacity_)
+        omp_threads() <= thread_capacity_ && split_team <= split_capacity_)
         return;
     rows = std::max(rows, capacity_);
     hidden_rows = std::max(hidden_rows, hidden_capacity_);
     chunk_rows = std::max(chunk_rows, chunk_capacity_);
+    split_team = std::max(split_team, split_capacity_);
     thread_capacity_ = std::max(thread_capacity_, omp_threads());
     const int L = layout_.n_layers, width = layout_.max_width(), k = layout_.sizes[L];
     std::ptrdiff_t offset = 0;
@@ -69,6 +70,10 @@ void Network<T>::ensure_capacity(int rows, int hidden_rows, int chunk_rows) {
     unit_grad_offset_ = take(width);
     delta_sums_offset_ = take(width);
     thread_sums_offset_ = take(std::ptrdiff_t(thread_capacity_) * whole_cache_lines<T>(width));
+    split_stride_ = whole_cache_lines<T>(std::ptrdiff_t(rows) * layout_.sizes[0]) +
+                    whole_cache_lines<T>(std::ptrdiff_t(rows) * k);
+    split_offset_ = offset;
+    offset += std::max(split_team - 1, 0) * split_stride_;
     chunk_offset_ = offset;  // then each thread's chunk buffers
     chunk_stride_ = chunk_rows > 0 ? chunk_buffers(0, chunk_rows, nullptr) : 0;
     offset += thread_capacity_ * chunk_stride_;
@@ -76,6 +81,7 @@ void Network<T>::ensure_capacity(int rows, int hidden_rows, int chunk_rows) {
     capacity_ = rows;
     hidden_capacity_ = hidden_rows;
     chunk_capacity_ = chunk_rows;
+    split_capacity_ = split_team;
 }
 
 template <typename T>

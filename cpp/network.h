@@ -108,7 +108,8 @@ class Network {
 
     // Workspace for a batch of `rows` rows whose hidden layers' activations hold `hidden_rows` rows (at least
     // `rows`), plus, with chunk_rows > 0, each thread's buffers for chunks of that many rows (Rows below).
-    void ensure_capacity(int rows, int hidden_rows = 0, int chunk_rows = 0);
+    // With split_team > 1 also the partial output products of the hidden-unit split step's threads but the first.
+    void ensure_capacity(int rows, int hidden_rows = 0, int chunk_rows = 0, int split_team = 0);
 
     // Where a pass over rows [first, first + n) of the batch reads and writes, besides the hidden layers'
     // activations act(l) + first·sizes[l+1]: the whole batch's buffers (whole_batch) or one thread's buffers for
@@ -159,6 +160,11 @@ class Network {
     // step itself (plain SGD needs no gradient buffer). Weight decay is not included (add_weight_decay_gradient).
     void backward(const Rows& rows, const T* x, T* target, T scale, bool accumulate);
     void add_weight_decay_gradient();
+    // The SGD step on one team of threads that own blocks of hidden units (unit_split.cpp): the team size for a
+    // mini-batch of `batch` rows on `threads` threads, 0 where the step does not apply or is not faster.
+    int unit_split_team(int batch, int threads) const;
+    bool unit_split_sgd_step(const T* x, const std::int64_t* rows, std::ptrdiff_t first, int m, const T* y,
+                             int team_size, T learning_rate, T& loss, int next_m = 0);
     const T* dense_targets(Targets<T> y, const std::int64_t* rows, std::ptrdiff_t first, int n, T* out);
     void optimizer_step(const TrainOptions& o);
 
@@ -179,6 +185,14 @@ class Network {
     std::ptrdiff_t delta_sums_offset_ = 0;                        // Σ_t δ(L)_t, the output bias gradient
     std::ptrdiff_t thread_sums_offset_ = 0;                       // its per-thread partial sums
     int thread_capacity_ = 0;                                     // threads the workspace has partial sums for
+    // Unit split: threads 1.. each have a copy of the batch's x and a partial output product, at split_offset_ +
+    // (id − 1)·split_stride_, for a team of up to split_capacity_.
+    std::ptrdiff_t split_offset_ = 0, split_stride_ = 0;
+    int split_capacity_ = 0;
+    T* split_x(int id) { return work_.data() + split_offset_ + (id - 1) * split_stride_; }
+    T* split_partial_output(int id) {
+        return split_x(id) + whole_cache_lines<T>(std::ptrdiff_t(capacity_) * layout_.sizes[0]);
+    }
     std::ptrdiff_t chunk_offset_ = 0, chunk_stride_ = 0;          // thread id's chunk buffers: offset + id·stride
 
     // Inference buffers kept for the next forward (a fresh block of this size would be page-faulted in on every

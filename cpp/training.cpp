@@ -80,10 +80,16 @@ T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o
     const int threads = omp_threads(), last = n % batch;  // the last, smaller batch, if any, may have to run whole
     const bool chunked_batches = runs_in_chunks(batch, threads) && (!o.shuffle || batch == n);
     const bool last_chunked = chunked_batches && last > 0 && runs_in_chunks(last, threads);
+    // Plain SGD without weight decay or gradient averaging needs no gradient buffer: backward updates the
+    // parameters in its GEMMs (grads() then keeps whatever loss_and_grad last wrote). Not in chunks: the threads'
+    // gradients are added up before the update.
+    const bool fused_sgd = o.optimizer == Optimizer::sgd && config_.weight_decay == 0 && !reduce_gradients;
+    // Small mini-batches of such a step run on one team whose threads own blocks of hidden units (unit_split.cpp).
+    const int split_team = fused_sgd && !chunked_batches ? unit_split_team(batch, threads) : 0;
     if (chunked_batches)
         ensure_chunk_capacity(last > 0 && !last_chunked ? last : 0, batch);
     else
-        ensure_capacity(batch);
+        ensure_capacity(batch, 0, 0, split_team);
     FlushSubnormals flush(loops_fork(batch));
     if (o.optimizer == Optimizer::momentum && velocity_.empty()) velocity_.assign(params_.size(), T(0));
     if (o.optimizer == Optimizer::adam && adam_m_.empty()) {
@@ -106,10 +112,6 @@ T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o
         shuffle_permutation<std::int64_t>(order_.data(), n, config_.shuffle_state);
         rows = order_.data();
     }
-    // Plain SGD without weight decay or gradient averaging needs no gradient buffer: backward updates the
-    // parameters in its GEMMs (grads() then keeps whatever loss_and_grad last wrote). Not in chunks: the threads'
-    // gradients are added up before the update.
-    const bool fused_sgd = o.optimizer == Optimizer::sgd && config_.weight_decay == 0 && !reduce_gradients;
     // X is checked for NaN/inf here, a mini-batch at a time, instead of by a pass over all of it before every epoch
     // (1.5-3.5% of an epoch at the benchmark's sizes): a gathered row while it is still in L1, a batch read in place
     // just before the forward pass reads it, a chunked batch a chunk at a time (full_batch.cpp). An error undoes the
@@ -131,16 +133,16 @@ T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o
         const T* xb = x + first * d;
         const bool chunked = chunked_batches && (m == batch || last_chunked);
         bool x_finite = true;
-        if (rows && !chunked) {
+        if (split_team > 0) {
+            // the split step gathers and checks its rows itself
+        } else if (rows && !chunked) {
             std::atomic<bool> finite{true};
             on_team(omp_threads(), std::ptrdiff_t(m) * d > kParallelMinElements, [&](int id, int team) {
                 int begin, end;
                 team_share(m, id, team, begin, end);
                 bool ok = true;
-                for (std::ptrdiff_t t = begin; t < end; ++t) {
-                    std::memcpy(batch_x + t * d, x + rows[first + t] * d, sizeof(T) * d);
-                    ok &= all_finite_part(batch_x + t * d, 0, d);
-                }
+                for (std::ptrdiff_t t = begin; t < end; ++t)
+                    ok &= copy_all_finite(batch_x + t * d, x + rows[first + t] * d, d);
                 if (!ok) finite.store(false, std::memory_order_relaxed);
             });
             xb = batch_x;
@@ -152,7 +154,12 @@ T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o
         Rows batch_rows;
         T loss;
         try {
-            if (chunked) {
+            if (split_team > 0) {
+                batch_rows = whole_batch(m);
+                const T* yb = dense_targets(y, rows, first, m, batch_rows.targets);
+                const int next_m = int(std::min<std::ptrdiff_t>(batch, n - first - m));
+                x_finite = unit_split_sgd_step(x, rows, first, m, yb, split_team, T(o.learning_rate), loss, next_m);
+            } else if (chunked) {
                 loss = chunked_loss_and_grad(x, y, first, m, true, !reduce_gradients);
             } else {
                 batch_rows = whole_batch(m);
@@ -166,6 +173,7 @@ T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o
             undo_epoch();
             throw;
         }
+        if (!x_finite) throw non_finite_x();  // the split step's check (it changed nothing then)
         const auto diverged = [&](const std::string& what) {
             undo_epoch();
             return DivergenceError(what + " at mini-batch " + std::to_string(b + 1) + " (samples " +
@@ -181,7 +189,9 @@ T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o
         // gradient is NaN and all stop at this same mini-batch (the check after reduce_gradients below).
         if (!std::isfinite(loss) && !reduce_gradients) throw diverged(loss_became());
         total += double(loss) * m;
-        if (fused_sgd && !chunked) {
+        if (split_team > 0) {
+            // updated by the step already
+        } else if (fused_sgd && !chunked) {
             // The update happens inside backward's GEMMs: W ← W − ρ·∂E/∂W.
             backward(batch_rows, xb, params_.data(), -T(o.learning_rate), true);
         } else {

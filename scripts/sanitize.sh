@@ -74,7 +74,7 @@ status=0
     "$ROOT/tests/test_kernels.py" "$ROOT/tests/test_network.py" "$ROOT/tests/test_gradients.py" \
     "$ROOT/tests/test_fuzz_network.py" "$ROOT/tests/test_fuzz_estimators.py" "$ROOT/tests/test_fuzz_core.py" \
     "$ROOT/tests/test_edge_cases.py" "$ROOT/tests/test_gemm_threads.py" "$ROOT/tests/test_full_batch_chunks.py" \
-    "$ROOT/tests/test_native_nan_checks.py" "$@") || status=$?
+    "$ROOT/tests/test_native_nan_checks.py" "$ROOT/tests/test_unit_split.py" "$@") || status=$?
 
 unset LD_PRELOAD
 reports=$(find "$REPORTS" -type f | sort)

@@ -1,0 +1,131 @@
+"""Plain SGD on small mini-batches of a one-hidden-layer network runs on one team of threads that own blocks of hidden
+units (cpp/unit_split.cpp): every output and loss, every hidden activation, hidden widths that are and are not
+multiples of the 16-unit blocks, 2 and 3 threads, shuffled and in-order batches with a smaller last one, float64
+and float32, against the NumPy reference; NaN/inf in X, a bad label and a divergence undo the epoch as on every
+other path; and the path is the one taken (its per-thread copies of the batch are in the workspace)."""
+import numpy as np
+import pytest
+
+import fastmlp
+from fastmlp import reference as ref
+
+UNIT_BLOCK = 16        # kUnitBlock in cpp/unit_split.cpp: a team gets at most one thread per block of hidden units
+MAX_SPLIT_ROWS = 64    # kUnitSplitMaxRows: mini-batches up to this many rows take the split step
+
+OUTPUTS = [dict(), dict(output="sigmoid", loss="binary_cross_entropy"), dict(output="identity"),
+           dict(output="sigmoid", loss="squared_error"), dict(output="softmax", loss="squared_error")]
+
+
+def targets(rng, net, n):
+    k = net.layer_sizes[-1]
+    return rng.integers(0, k, n).astype(np.int32) if net.output == "softmax" and net.loss_name == "cross_entropy" \
+        else rng.uniform(0, 1, (n, k))
+
+
+def split_buffers_bytes(net, batch, n_threads):
+    """What the split step adds to the workspace: threads 1.. each keep a copy of the batch and a partial output."""
+    d, k = net.layer_sizes[0], net.layer_sizes[-1]
+    return (n_threads - 1) * batch * (d + k) * np.dtype(net.dtype).itemsize
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("out", OUTPUTS)
+@pytest.mark.parametrize("hidden", ["sigmoid", "tanh", "relu"])
+@pytest.mark.parametrize("n_threads,width", [(2, 64), (2, 33), (3, 70), (3, 17)])
+@pytest.mark.parametrize("n,batch,shuffle", [(150, 32, True), (150, 64, False), (40, 1, True)])
+def test_the_split_step_matches_the_reference(threads, dtype, out, hidden, n_threads, width, n, batch, shuffle):
+    threads(n_threads)
+    config = dict(layer_sizes=(20, width, 6), hidden_activation=hidden, **out)
+    net, twin = fastmlp.Network(**config, dtype=dtype, seed=4), ref.Network(**config, dtype="float64", seed=4)
+    rng = np.random.default_rng(2)
+    X = rng.uniform(-1, 1, (n, 20)).astype(dtype)
+    Y = targets(rng, net, n)
+    tol = dict(rtol=1e-10, atol=1e-12) if dtype == "float64" else dict(rtol=1e-4, atol=1e-5)
+    for _ in range(2):  # the shuffle stream carries over between epochs
+        got = net.train_epoch(X, Y, batch, learning_rate=0.05, shuffle=shuffle)
+        want = twin.train_epoch(X.astype(np.float64), Y, batch, learning_rate=0.05, shuffle=shuffle)
+        np.testing.assert_allclose(got, want, **tol)
+        np.testing.assert_allclose(net.get_flat(), twin.get_flat(), **tol)
+
+
+def test_the_split_step_is_the_path_taken_and_only_where_it_applies(threads):
+    """Compared with a twin that cannot take it (a weight decay of 1e-12: not plain SGD), the workspace holds exactly
+    the split step's buffers more where it applies, and the same elsewhere."""
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0, 1, (256, 32)).astype(np.float32)
+    y = rng.integers(0, 16, 256).astype(np.int32)
+
+    def extra_bytes(n_threads, batch, sizes=(32, 48, 16), optimizer="sgd"):
+        threads(n_threads)
+        got = []
+        for decay in (0.0, 1e-12):
+            net = fastmlp.Network(sizes, weight_decay=decay, seed=0)
+            net.train_epoch(X, y, batch, optimizer=optimizer)
+            got.append(net._net.workspace_bytes)
+        return got[0] - got[1]
+
+    net = fastmlp.Network((32, 48, 16))
+    for n_threads, batch in [(2, 32), (3, 32), (2, MAX_SPLIT_ROWS), (4, 16)]:
+        team = min(n_threads, -(-48 // UNIT_BLOCK))  # sizes chosen so that every buffer fills whole cache lines
+        assert extra_bytes(n_threads, batch) == split_buffers_bytes(net, batch, team), (n_threads, batch)
+    assert extra_bytes(1, 32) == 0
+    assert extra_bytes(2, MAX_SPLIT_ROWS + 1) == 0
+    assert extra_bytes(2, 32, sizes=(32, 16, 16)) == 0          # one block of hidden units
+    assert extra_bytes(2, 32, sizes=(32, 48, 48, 16)) == 0      # two hidden layers
+    assert extra_bytes(2, 32, optimizer="momentum") == 0
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("n_threads", [2, 3])
+@pytest.mark.parametrize("shuffle", [True, False])
+@pytest.mark.parametrize("value", [np.nan, -np.inf])
+@pytest.mark.parametrize("row", [0, 70, 149])
+def test_a_bad_value_in_x_raises_naming_its_row_and_undoes_the_epoch(threads, dtype, n_threads, shuffle, value, row):
+    threads(n_threads)
+    net = fastmlp.Network((12, 64, 4), dtype=dtype, seed=0)
+    rng = np.random.default_rng(1)
+    X = rng.uniform(0, 1, (150, 12)).astype(dtype)
+    y = rng.integers(0, 4, 150).astype(np.int32)
+    net.train_epoch(X, y, 32, shuffle=shuffle)
+    before = net.get_flat(), net._net.shuffle_state
+    X[row, 7] = value
+    with pytest.raises(ValueError, match=rf"^X contains NaN or infinity \(row {row}\); parameters were restored"):
+        net.train_epoch(X, y, 32, shuffle=shuffle)
+    np.testing.assert_array_equal(net.get_flat(), before[0])
+    assert net._net.shuffle_state == before[1]
+
+
+def test_a_bad_label_and_a_divergence_undo_the_epoch(threads):
+    threads(2)
+    net = fastmlp.Network((12, 64, 4), seed=0)
+    rng = np.random.default_rng(1)
+    X = rng.uniform(0, 1, (150, 12)).astype(np.float32)
+    y = rng.integers(0, 4, 150).astype(np.int32)
+    net.train_epoch(X, y, 32)
+    before = net.get_flat()
+    bad = y.copy()
+    bad[97] = 4
+    with pytest.raises(ValueError, match="label 4"):
+        net.train_epoch(X, bad, 32)
+    np.testing.assert_array_equal(net.get_flat(), before)
+    with pytest.raises(FloatingPointError, match="became nan.*parameters were restored"):
+        net.train_epoch(X * 1e30, y, 32, learning_rate=1e30)
+    np.testing.assert_array_equal(net.get_flat(), before)
+
+
+def test_one_and_two_threads_agree_and_two_repeat_bit_for_bit(threads):
+    rng = np.random.default_rng(3)
+    X = rng.uniform(0, 1, (300, 50))
+    y = rng.integers(0, 10, 300).astype(np.int32)
+    runs = {}
+    for n_threads in (1, 2, 2):
+        threads(n_threads)
+        net = fastmlp.Network((50, 40, 10), dtype="float64", seed=1)
+        losses = [net.train_epoch(X, y, 16) for _ in range(3)]
+        runs.setdefault(n_threads, []).append((losses, net.get_flat()))
+    (l1, p1), = runs[1]
+    (l2, p2), (l2b, p2b) = runs[2]
+    np.testing.assert_allclose(l2, l1, rtol=1e-12)
+    np.testing.assert_allclose(p2, p1, rtol=1e-10, atol=1e-13)
+    assert l2 == l2b
+    np.testing.assert_array_equal(p2, p2b)
