@@ -108,7 +108,8 @@ class Network {
 
     // Workspace for a batch of `rows` rows whose hidden layers' activations hold `hidden_rows` rows (at least
     // `rows`), plus, with chunk_rows > 0, each thread's buffers for chunks of that many rows (Rows below).
-    // With split_team > 1 also the partial output products of the hidden-unit split step's threads but the first.
+    // With split_team > 1 also, for each thread of the hidden-unit split step but the first, a copy of the batch's x
+    // and a partial output product.
     void ensure_capacity(int rows, int hidden_rows = 0, int chunk_rows = 0, int split_team = 0);
 
     // Where a pass over rows [first, first + n) of the batch reads and writes, besides the hidden layers'
@@ -161,7 +162,7 @@ class Network {
     void backward(const Rows& rows, const T* x, T* target, T scale, bool accumulate);
     void add_weight_decay_gradient();
     // The SGD step on one team of threads that own blocks of hidden units (unit_split.cpp): the team size for a
-    // mini-batch of `batch` rows on `threads` threads, 0 where the step does not apply or is not faster.
+    // mini-batch of `batch` rows on up to `threads` threads, 0 where the step does not apply or is not faster.
     int unit_split_team(int batch, int threads) const;
     bool unit_split_sgd_step(const T* x, const std::int64_t* rows, std::ptrdiff_t first, int m, const T* y,
                              int team_size, T learning_rate, T& loss, int next_m = 0);

@@ -8,6 +8,7 @@
 // barriers per step, no gradient to add up across threads, and no line of the workspace written by one core and read
 // by another but the small partial products and δ2. train_epoch takes this path where it is faster
 // (unit_split_team).
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <exception>
@@ -35,8 +36,14 @@ template <typename T>
 int Network<T>::unit_split_team(int batch, int threads) const {
     if (!kGemmPerThread || threads < 2 || layout_.n_layers != 2 || sparse() || layout_.transposed[1]) return 0;
     if (batch > kUnitSplitMaxRows) return 0;
+#ifdef _OPENMP
+    if (omp_get_level() > 0) return 0;  // inside a caller's region: the step's barriers would bind to its team
+#endif
     const int blocks = (layout_.sizes[1] + kUnitBlock - 1) / kUnitBlock;
-    return blocks < 2 ? 0 : threads < blocks ? threads : blocks;
+    if (blocks < 2) return 0;
+    // As many threads as share the blocks with none left idle: 4 blocks on 3 threads go 2 + 2 on 2.
+    const int per_thread = (blocks + threads - 1) / threads;
+    return (blocks + per_thread - 1) / per_thread;
 }
 
 // W ← W − ρ·∂E/∂W for the rows rows[first..first+m) of x (rows null: x's rows first..first+m) and their dense
@@ -54,7 +61,18 @@ bool Network<T>::unit_split_sgd_step(const T* x, const std::int64_t* rows, std::
     T* b2 = bias(1);
     const Rows r = whole_batch(m);
     std::atomic<bool> finite{true};
+    // No exception may leave the team, and every thread must reach both barriers: the first error is kept, later
+    // phases are skipped, and it is rethrown after the team.
     std::exception_ptr error;
+    std::atomic<bool> failed{false};
+    const auto guarded = [&](auto&& phase) {
+        if (failed.load(std::memory_order_relaxed)) return;
+        try {
+            phase();
+        } catch (...) {
+            if (!failed.exchange(true)) error = std::current_exception();
+        }
+    };
     on_team(team_size, true, [&](int id, int team) {
         // This thread's hidden units [u0, u1), and its share of the batch rows for the NaN check.
         int block0, block1, row0, row1;
@@ -81,45 +99,49 @@ bool Network<T>::unit_split_sgd_step(const T* x, const std::int64_t* rows, std::
         T* a1 = act(0) + std::ptrdiff_t(m) * u0;
         T* delta1 = r.deltas[1] + std::ptrdiff_t(m) * u0;
         T* partial = id == 0 ? r.output : split_partial_output(id);
-        if (h > 0) {
+        guarded([&] {
+            if (h == 0) {  // a smaller team than asked for can leave a thread without units
+                std::fill(partial, partial + std::ptrdiff_t(m) * k, T(0));
+                return;
+            }
             blas_gemm(Trans::no, Trans::yes, m, h, d, T(1), xb, d, w1 + std::ptrdiff_t(u0) * d, d, T(0), a1, h);
             bias_activation_forward(a1, a1, b1 + u0, m, h, config_.hidden);
             blas_gemm(Trans::no, Trans::yes, m, k, h, T(1), a1, h, w2 + u0, h_all, T(0), partial, k);
-        }
+        });
 #pragma omp barrier
-        if (!finite.load(std::memory_order_relaxed)) return;  // every thread sees the same flag after the barrier
-        if (id == 0) {  // the output layer on the summed partial products, and b2's update
-            try {
-                for (int other = 1; other < team; ++other)
-                    add_into(r.output, split_partial_output(other), std::ptrdiff_t(m) * k);
-                const OutputForm form = output_form(true);
-                if (form != OutputForm::product)
-                    bias_activation_forward(r.output, r.output, b2, m, k,
-                                            form == OutputForm::activations ? config_.output : Activation::identity);
-                loss = output_loss(r, y, true);
-                for (int j = 0; j < k; ++j) b2[j] -= learning_rate * r.delta_sums[j];
-            } catch (...) {
-                error = std::current_exception();
-            }
-        }
+        // Every thread sees the same flags after the barrier.
+        if (!finite.load(std::memory_order_relaxed) || failed.load(std::memory_order_relaxed)) return;
+        if (id == 0) guarded([&] {  // the output layer on the summed partial products, and b2's update
+            for (int other = 1; other < team; ++other)
+                add_into(r.output, split_partial_output(other), std::ptrdiff_t(m) * k);
+            const OutputForm form = output_form(true);
+            if (form != OutputForm::product)
+                bias_activation_forward(r.output, r.output, b2, m, k,
+                                        form == OutputForm::activations ? config_.output : Activation::identity);
+            loss = output_loss(r, y, true);
+            for (int j = 0; j < k; ++j) b2[j] -= learning_rate * r.delta_sums[j];
+        });
 #pragma omp barrier
-        if (error || h == 0) return;
+        if (failed.load(std::memory_order_relaxed) || h == 0) return;
         // The next mini-batch's rows start on their way into this core's cache while the products below run: the
         // gather then copies from cache, not from memory (its share of a 784-64-10 step at batch 32: 9.6 -> 6.5 µs).
         for (int t = 0; t < next_m; ++t) {
-            const char* next_row = reinterpret_cast<const char*>(x + (rows ? rows[first + m + t] : first + m + t) * d);
+            const std::ptrdiff_t next = rows ? rows[first + m + t] : first + m + t;
+            const char* next_row = reinterpret_cast<const char*>(x + next * d);
             for (std::size_t byte = 0; byte < sizeof(T) * d; byte += 64) __builtin_prefetch(next_row + byte, 0, 2);
         }
-        const T* delta2 = output_delta(r);
         // δ1[:, own] = δ2·W2[:, own] ⊙ act'(A1[:, own]) before W2[:, own] changes; its column sums are b1's gradient.
-        T* delta1_sums = r.unit_grad + u0;  // free: no sparsity penalty on this path
-        blas_gemm(Trans::no, Trans::no, m, h, k, T(1), delta2, k, w2 + u0, h_all, T(0), delta1, h);
-        blas_gemm(Trans::yes, Trans::no, k, h, m, -learning_rate, delta2, k, a1, h, T(1), w2 + u0, h_all);
-        activation_backward(delta1, delta1, a1, static_cast<const T*>(nullptr), m, h, config_.hidden, delta1_sums,
-                            ThreadSums<T>{r.sums.row(id), 1, r.sums.stride});
-        for (int j = 0; j < h; ++j) b1[u0 + j] -= learning_rate * delta1_sums[j];
-        blas_gemm(Trans::yes, Trans::no, h, d, m, -learning_rate, delta1, h, xb, d, T(1), w1 + std::ptrdiff_t(u0) * d,
-                  d);
+        guarded([&] {
+            const T* delta2 = output_delta(r);
+            T* delta1_sums = r.unit_grad + u0;  // free: no sparsity penalty on this path
+            blas_gemm(Trans::no, Trans::no, m, h, k, T(1), delta2, k, w2 + u0, h_all, T(0), delta1, h);
+            blas_gemm(Trans::yes, Trans::no, k, h, m, -learning_rate, delta2, k, a1, h, T(1), w2 + u0, h_all);
+            activation_backward(delta1, delta1, a1, static_cast<const T*>(nullptr), m, h, config_.hidden,
+                                delta1_sums, ThreadSums<T>{r.sums.row(id), 1, r.sums.stride});
+            for (int j = 0; j < h; ++j) b1[u0 + j] -= learning_rate * delta1_sums[j];
+            blas_gemm(Trans::yes, Trans::no, h, d, m, -learning_rate, delta1, h, xb, d, T(1),
+                      w1 + std::ptrdiff_t(u0) * d, d);
+        });
     });
     if (error) std::rethrow_exception(error);
     return finite.load();

@@ -9,7 +9,6 @@ import pytest
 import fastmlp
 from fastmlp import reference as ref
 
-UNIT_BLOCK = 16        # kUnitBlock in cpp/unit_split.cpp: a team gets at most one thread per block of hidden units
 MAX_SPLIT_ROWS = 64    # kUnitSplitMaxRows: mini-batches up to this many rows take the split step
 
 OUTPUTS = [dict(), dict(output="sigmoid", loss="binary_cross_entropy"), dict(output="identity"),
@@ -64,10 +63,11 @@ def test_the_split_step_is_the_path_taken_and_only_where_it_applies(threads):
             got.append(net._net.workspace_bytes)
         return got[0] - got[1]
 
-    net = fastmlp.Network((32, 48, 16))
-    for n_threads, batch in [(2, 32), (3, 32), (2, MAX_SPLIT_ROWS), (4, 16)]:
-        team = min(n_threads, -(-48 // UNIT_BLOCK))  # sizes chosen so that every buffer fills whole cache lines
+    net = fastmlp.Network((32, 48, 16))  # sizes chosen so that every buffer fills whole cache lines
+    for n_threads, batch, team in [(2, 32, 2), (3, 32, 3), (2, MAX_SPLIT_ROWS, 2), (4, 16, 3)]:
         assert extra_bytes(n_threads, batch) == split_buffers_bytes(net, batch, team), (n_threads, batch)
+    # 4 blocks of units on 3 threads: 2 + 2 on a team of 2, none left idle
+    assert extra_bytes(3, 32, sizes=(32, 64, 16)) == split_buffers_bytes(net, 32, 2)
     assert extra_bytes(1, 32) == 0
     assert extra_bytes(2, MAX_SPLIT_ROWS + 1) == 0
     assert extra_bytes(2, 32, sizes=(32, 16, 16)) == 0          # one block of hidden units
@@ -111,6 +111,20 @@ def test_a_bad_label_and_a_divergence_undo_the_epoch(threads):
     with pytest.raises(FloatingPointError, match="became nan.*parameters were restored"):
         net.train_epoch(X * 1e30, y, 32, learning_rate=1e30)
     np.testing.assert_array_equal(net.get_flat(), before)
+
+
+def test_one_network_on_changing_thread_counts_matches_the_reference(threads):
+    """The workspace sized for a larger team is reused by smaller ones: nothing a thread of the earlier team left in
+    it (its partial output product) may reach a later step."""
+    config = dict(layer_sizes=(20, 64, 6))
+    net, twin = fastmlp.Network(**config, dtype="float64", seed=4), ref.Network(**config, dtype="float64", seed=4)
+    rng = np.random.default_rng(5)
+    X = rng.uniform(0, 1, (100, 20))
+    y = rng.integers(0, 6, 100).astype(np.int32)
+    for n_threads in (4, 3, 2, 4, 1, 3):
+        threads(n_threads)
+        np.testing.assert_allclose(net.train_epoch(X, y, 32), twin.train_epoch(X, y, 32), rtol=1e-10)
+        np.testing.assert_allclose(net.get_flat(), twin.get_flat(), rtol=1e-10, atol=1e-12)
 
 
 def test_one_and_two_threads_agree_and_two_repeat_bit_for_bit(threads):
