@@ -52,7 +52,9 @@ void Network<T>::ensure_capacity(int rows, int hidden_rows, int chunk_rows, int 
     hidden_rows = std::max(hidden_rows, hidden_capacity_);
     chunk_rows = std::max(chunk_rows, chunk_capacity_);
     split_team = std::max(split_team, split_capacity_);
-    thread_capacity_ = std::max(thread_capacity_, omp_threads());
+    // The split step's team was sized from a thread count read before this one (set_num_threads may run meanwhile
+    // on another Python thread): one row of partial sums for each of its threads all the same.
+    thread_capacity_ = std::max({thread_capacity_, omp_threads(), split_team});
     const int L = layout_.n_layers, width = layout_.max_width(), k = layout_.sizes[L];
     std::ptrdiff_t offset = 0;
     auto take = [&](std::ptrdiff_t count) {  // the next part of the workspace, starting on a cache line

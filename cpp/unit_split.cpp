@@ -63,14 +63,25 @@ bool Network<T>::unit_split_sgd_step(const T* x, const std::int64_t* rows, std::
     std::atomic<bool> finite{true};
     // No exception may leave the team, and every thread must reach both barriers: the first error is kept, later
     // phases are skipped, and it is rethrown after the team.
-    std::exception_ptr error;
-    std::atomic<bool> failed{false};
+    std::exception_ptr error, output_error;
+    std::atomic<bool> failed{false}, output_failed{false};
     const auto guarded = [&](auto&& phase) {
         if (failed.load(std::memory_order_relaxed)) return;
         try {
             phase();
         } catch (...) {
             if (!failed.exchange(true)) error = std::current_exception();
+        }
+    };
+    // The next mini-batch's rows start on their way into each core's cache while this step computes: its gather
+    // then copies from cache, not from memory (a thread's gather in a 784-64-10 step at batch 32: 9.6 -> 6.5 µs,
+    // and the epoch 2-6% faster again with the threads but the first prefetching while they wait for the output
+    // layer rather than after it).
+    const auto prefetch_next_batch = [&] {
+        for (int t = 0; t < next_m; ++t) {
+            const std::ptrdiff_t next = rows ? rows[first + m + t] : first + m + t;
+            const char* next_row = reinterpret_cast<const char*>(x + next * d);
+            for (std::size_t byte = 0; byte < sizeof(T) * d; byte += 64) __builtin_prefetch(next_row + byte, 0, 2);
         }
     };
     on_team(team_size, true, [&](int id, int team) {
@@ -109,27 +120,28 @@ bool Network<T>::unit_split_sgd_step(const T* x, const std::int64_t* rows, std::
             blas_gemm(Trans::no, Trans::yes, m, k, h, T(1), a1, h, w2 + u0, h_all, T(0), partial, k);
         });
 #pragma omp barrier
-        // Every thread sees the same flags after the barrier.
-        if (!finite.load(std::memory_order_relaxed) || failed.load(std::memory_order_relaxed)) return;
-        if (id == 0) guarded([&] {  // the output layer on the summed partial products, and b2's update
-            for (int other = 1; other < team; ++other)
-                add_into(r.output, split_partial_output(other), std::ptrdiff_t(m) * k);
-            const OutputForm form = output_form(true);
-            if (form != OutputForm::product)
-                bias_activation_forward(r.output, r.output, b2, m, k,
-                                        form == OutputForm::activations ? config_.output : Activation::identity);
-            loss = output_loss(r, y, true);
-            for (int j = 0; j < k; ++j) b2[j] -= learning_rate * r.delta_sums[j];
-        });
-#pragma omp barrier
-        if (failed.load(std::memory_order_relaxed) || h == 0) return;
-        // The next mini-batch's rows start on their way into this core's cache while the products below run: the
-        // gather then copies from cache, not from memory (its share of a 784-64-10 step at batch 32: 9.6 -> 6.5 µs).
-        for (int t = 0; t < next_m; ++t) {
-            const std::ptrdiff_t next = rows ? rows[first + m + t] : first + m + t;
-            const char* next_row = reinterpret_cast<const char*>(x + next * d);
-            for (std::size_t byte = 0; byte < sizeof(T) * d; byte += 64) __builtin_prefetch(next_row + byte, 0, 2);
+        // Each decision below reads only what was written before the barrier it follows, so that every thread takes
+        // it alike: thread 0's output layer reports to output_failed, read after the second barrier.
+        const bool go = finite.load(std::memory_order_relaxed) && !failed.load(std::memory_order_relaxed);
+        if (go && id == 0) {  // the output layer on the summed partial products, and b2's update
+            try {
+                for (int other = 1; other < team; ++other)
+                    add_into(r.output, split_partial_output(other), std::ptrdiff_t(m) * k);
+                const OutputForm form = output_form(true);
+                if (form != OutputForm::product)
+                    bias_activation_forward(r.output, r.output, b2, m, k,
+                                            form == OutputForm::activations ? config_.output : Activation::identity);
+                loss = output_loss(r, y, true);
+                for (int j = 0; j < k; ++j) b2[j] -= learning_rate * r.delta_sums[j];
+            } catch (...) {
+                output_error = std::current_exception();
+                output_failed.store(true, std::memory_order_relaxed);
+            }
         }
+        if (go && id != 0) prefetch_next_batch();  // while thread 0 runs the output layer: it would only wait
+#pragma omp barrier
+        if (!go || output_failed.load(std::memory_order_relaxed) || h == 0) return;
+        if (id == 0) prefetch_next_batch();
         // δ1[:, own] = δ2·W2[:, own] ⊙ act'(A1[:, own]) before W2[:, own] changes; its column sums are b1's gradient.
         guarded([&] {
             const T* delta2 = output_delta(r);
@@ -143,7 +155,7 @@ bool Network<T>::unit_split_sgd_step(const T* x, const std::int64_t* rows, std::
                       w1 + std::ptrdiff_t(u0) * d, d);
         });
     });
-    if (error) std::rethrow_exception(error);
+    if (error || output_error) std::rethrow_exception(error ? error : output_error);
     return finite.load();
 }
 
