@@ -162,50 +162,59 @@ double parallel_sum(std::ptrdiff_t count, F term, std::ptrdiff_t elements = -1) 
     return total;
 }
 
-// Whether none of values[begin..end) is NaN or ±inf. Integer tests on the exponent bits, because a float sum
-// would not vectorise without -ffast-math.
+// The scans below read each float as an integer of its size and test bits, not values, so that their loops
+// vectorise (a float test reduced across a loop would not without -ffast-math).
+template <typename T>
+using FloatBits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+
+template <typename T>
+inline FloatBits<T> bits_at(const T* value) {
+    FloatBits<T> bits;
+    std::memcpy(&bits, value, sizeof bits);
+    return bits;
+}
+
+// Whether bits are those of NaN or ±inf: every exponent bit set.
+template <typename T>
+inline bool non_finite_bits(FloatBits<T> bits) {
+    constexpr FloatBits<T> exponent = sizeof(T) == 4 ? FloatBits<T>(0x7f800000u) : FloatBits<T>(0x7ff0000000000000ull);
+    return (bits & exponent) == exponent;
+}
+
+// Whether none of values[begin..end) is NaN or ±inf.
 template <typename T>
 FASTMLP_SIMD_CLONES bool all_finite_part(const T* values, std::ptrdiff_t begin, std::ptrdiff_t end) {
-    using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
-    constexpr Bits exponent = sizeof(T) == 4 ? Bits(0x7f800000u) : Bits(0x7ff0000000000000ull);
     unsigned bad = 0;
-    for (std::ptrdiff_t i = begin; i < end; ++i) {
-        Bits bits;
-        std::memcpy(&bits, values + i, sizeof bits);
-        bad |= unsigned((bits & exponent) == exponent);
-    }
+    for (std::ptrdiff_t i = begin; i < end; ++i) bad |= unsigned(non_finite_bits<T>(bits_at(values + i)));
     return bad == 0;
 }
 
 // out[0..count) = values[0..count), returning whether none of them is NaN or ±inf: the gather of a mini-batch's rows
-// checks each value on its way through the registers instead of reading the copy again.
+// checks each value on its way through the registers instead of reading the copy again. Copied as bits, so that
+// every NaN keeps its payload.
 template <typename T>
 FASTMLP_SIMD_CLONES bool copy_all_finite(T* out, const T* values, std::ptrdiff_t count) {
-    using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
-    constexpr Bits exponent = sizeof(T) == 4 ? Bits(0x7f800000u) : Bits(0x7ff0000000000000ull);
     unsigned bad = 0;
     for (std::ptrdiff_t i = 0; i < count; ++i) {
-        Bits bits;
-        std::memcpy(&bits, values + i, sizeof bits);
+        const FloatBits<T> bits = bits_at(values + i);
         std::memcpy(out + i, &bits, sizeof bits);
-        bad |= unsigned((bits & exponent) == exponent);
+        bad |= unsigned(non_finite_bits<T>(bits));
     }
     return bad == 0;
 }
 
-// Whether every value of values[begin..end) lies in [0, 1] (the binary cross-entropy's targets are probabilities).
-// Read on the bits, so that the loop vectorises: a number in [+0, 1] has a bit pattern no greater than 1's
-// (non-negative floats order as their bits), −0 has the sign bit alone, and a negative number, NaN or ±inf fails
-// (the caller tells those apart on its way to an error message).
+// Whether every value of values[begin..end) lies in [0, 1] (the binary cross-entropy's targets are probabilities):
+// a number in [+0, 1] has a bit pattern no greater than 1's (non-negative floats order as their bits), −0 has the
+// sign bit alone, and a negative number, NaN or ±inf fails (the caller tells those apart on its way to an error
+// message).
 template <typename T>
 FASTMLP_SIMD_CLONES bool all_in_unit_interval_part(const T* values, std::ptrdiff_t begin, std::ptrdiff_t end) {
-    using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+    using Bits = FloatBits<T>;
     constexpr Bits one = sizeof(T) == 4 ? Bits(0x3f800000u) : Bits(0x3ff0000000000000ull);
     constexpr Bits negative_zero = Bits(1) << (8 * sizeof(T) - 1);
     unsigned bad = 0;
     for (std::ptrdiff_t i = begin; i < end; ++i) {
-        Bits bits;
-        std::memcpy(&bits, values + i, sizeof bits);
+        const Bits bits = bits_at(values + i);
         bad |= unsigned(bits > one) & unsigned(bits != negative_zero);
     }
     return bad == 0;
