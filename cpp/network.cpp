@@ -115,12 +115,10 @@ void Network<T>::forward_layers(const Rows& rows, const T* x, int from, int upto
     const int width = layout_.max_width();
     for (int l = from; l <= upto; ++l) {
         const bool output = l == layout_.n_layers - 1;
-        const bool bare = output && form == OutputForm::product;
         T* sums = with_means && !output ? work_.data() + mean_act_offset_ + std::ptrdiff_t(l) * width : nullptr;
         const T* in = l == 0 ? x : hidden_rows(rows, l - 1);
         T* out = output ? rows.output : hidden_rows(rows, l);
-        dense_forward(out, in, weight(l), bare ? static_cast<const T*>(nullptr) : bias(l), rows.n, s[l], s[l + 1],
-                      output && form != OutputForm::activations ? Activation::identity : activation_of(l),
+        dense_forward(out, in, weight(l), pass_bias(l, form), rows.n, s[l], s[l + 1], pass_activation(l, form),
                       bool(layout_.transposed[l]), sums, rows.sums);
     }
 }

@@ -143,6 +143,14 @@ class Network {
     // bias and applies the activation in its own pass).
     enum class OutputForm { activations, logits, product };
     OutputForm output_form(bool with_error) const;
+    // What layer l's pass applies after its product, the output layer's in the given form: the bias (none for the
+    // bare product) and the activation (the identity where the loss kernel applies it itself).
+    const T* pass_bias(int l, OutputForm form) {
+        return l == layout_.n_layers - 1 && form == OutputForm::product ? nullptr : bias(l);
+    }
+    Activation pass_activation(int l, OutputForm form) const {
+        return l == layout_.n_layers - 1 && form != OutputForm::activations ? Activation::identity : activation_of(l);
+    }
     // Layers from..upto of the rows, x being the rows' inputs; the output layer's in the given form.
     // with_means: each hidden layer's forward pass also sums its activations for the sparsity penalty.
     void forward_layers(const Rows& rows, const T* x, int from, int upto, OutputForm form, bool with_means = false);

@@ -30,6 +30,8 @@ constexpr int kUnitBlock = 16;
 // 0.97/1.00/1.01; batch 256, H 1024: 1.01; batch 512, H 1024: 0.98.
 constexpr int kUnitSplitMaxRows = 64;
 
+int unit_blocks(int hidden) { return (hidden + kUnitBlock - 1) / kUnitBlock; }
+
 }  // namespace
 
 template <typename T>
@@ -39,7 +41,7 @@ int Network<T>::unit_split_team(int batch, int threads) const {
 #ifdef _OPENMP
     if (omp_get_level() > 0) return 0;  // inside a caller's region: the step's barriers would bind to its team
 #endif
-    const int blocks = (layout_.sizes[1] + kUnitBlock - 1) / kUnitBlock;
+    const int blocks = unit_blocks(layout_.sizes[1]);
     if (blocks < 2) return 0;
     // As many threads as share the blocks with none left idle: 4 blocks on 3 threads go 2 + 2 on 2.
     const int per_thread = (blocks + threads - 1) / threads;
@@ -54,7 +56,7 @@ template <typename T>
 bool Network<T>::unit_split_sgd_step(const T* x, const std::int64_t* rows, std::ptrdiff_t first, int m, const T* y,
                                      int team_size, T learning_rate, T& loss, int next_m) {
     const int d = layout_.sizes[0], h_all = layout_.sizes[1], k = layout_.sizes[2];
-    const int blocks = (h_all + kUnitBlock - 1) / kUnitBlock;
+    const int blocks = unit_blocks(h_all);
     T* w1 = weight(0);
     T* b1 = bias(0);
     T* w2 = weight(1);
@@ -128,9 +130,10 @@ bool Network<T>::unit_split_sgd_step(const T* x, const std::int64_t* rows, std::
                 for (int other = 1; other < team; ++other)
                     add_into(r.output, split_partial_output(other), std::ptrdiff_t(m) * k);
                 const OutputForm form = output_form(true);
-                if (form != OutputForm::product)
-                    bias_activation_forward(r.output, r.output, b2, m, k,
-                                            form == OutputForm::activations ? config_.output : Activation::identity);
+                const T* b2_pass = pass_bias(1, form);  // as forward_layers would apply them after the product
+                const Activation output_act = pass_activation(1, form);
+                if (b2_pass || output_act != Activation::identity)
+                    bias_activation_forward(r.output, r.output, b2_pass, m, k, output_act);
                 loss = output_loss(r, y, true);
                 for (int j = 0; j < k; ++j) b2[j] -= learning_rate * r.delta_sums[j];
             } catch (...) {
