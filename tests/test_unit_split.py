@@ -2,7 +2,13 @@
 units (cpp/unit_split.cpp): every output and loss, every hidden activation, hidden widths that are and are not
 multiples of the 16-unit blocks, 2 and 3 threads, shuffled and in-order batches with a smaller last one, float64
 and float32, against the NumPy reference; NaN/inf in X, a bad label and a divergence undo the epoch as on every
-other path; and the path is the one taken (its per-thread copies of the batch are in the workspace)."""
+other path; the path is the one taken (its per-thread copies of the batch are in the workspace); and the built core
+still holds the prefetch of the next batch's rows."""
+import platform
+import re
+import shutil
+import subprocess
+
 import numpy as np
 import pytest
 
@@ -143,3 +149,19 @@ def test_one_and_two_threads_agree_and_two_repeat_bit_for_bit(threads):
     np.testing.assert_allclose(p2, p1, rtol=1e-10, atol=1e-13)
     assert l2 == l2b
     np.testing.assert_array_equal(p2, p2b)
+
+
+PREFETCH = {"x86_64": r"\bprefetcht[012]\b", "amd64": r"\bprefetcht[012]\b", "aarch64": r"\bprfm\b",
+            "arm64": r"\bprfm\b"}
+
+
+@pytest.mark.skipif(platform.machine().lower() not in PREFETCH or shutil.which("objdump") is None,
+                    reason="needs objdump and an x86-64 or AArch64 core to read the instructions of")
+def test_the_next_batch_prefetch_is_compiled_into_the_core():
+    """The split step prefetches the next mini-batch's rows (prefetch_rows in cpp/unit_split.cpp; its only prefetch,
+    and the core's). Between 738f066 and 3d6d89e the built core held no prefetch instruction at all: GCC 12 had
+    deleted the loop, which sat in a lambda of its own, as free of side effects, and nothing failed."""
+    listing = subprocess.run(["objdump", "-d", "--no-show-raw-insn", fastmlp._core.__file__], capture_output=True,
+                             text=True, check=True).stdout
+    assert re.search(PREFETCH[platform.machine().lower()], listing), "no prefetch instruction in " + \
+        fastmlp._core.__file__
