@@ -31,7 +31,8 @@ def fmt_value(v):
 
 
 def fmt_pct(v):
-    return "—" if v is None else f"{100 * v:.0f}%"
+    # One decimal: the targets are whole percents (90%, 85%), and a rounded 89.8% would read as met.
+    return "—" if v is None else f"{100 * v:.1f}%"
 
 
 def fmt_ratio(v):
