@@ -1,13 +1,13 @@
-// The plain-SGD step of a one-hidden-layer network on a small mini-batch, on one OpenMP team whose threads each own
-// a block of hidden units: rows of W1 and b1, columns of W2. Why: at 784-64-10 and batch 32 the products are too
-// small to split well one by one. Each split product forks and joins, and between them the output layer, the loss
-// and the small products ran on one thread while the others waited (perf, 2 threads: one thread idle a third of the
-// time; 2 threads only 1.5x faster than 1). Owning units, a thread runs its whole share of the step on its own:
-// its rows of W1 stay in its core's cache from the forward product to the update, and only the output layer needs
-// the others, as a sum of the threads' partial products Z2 = Σ_threads A1[:, own]·W2[:, own]ᵀ. One fork and two
-// barriers per step, no gradient to add up across threads, and no line of the workspace written by one core and read
-// by another but the small partial products and δ2. train_epoch takes this path where it is faster
-// (unit_split_team).
+// The plain-SGD step of a one-hidden-layer network on a small mini-batch (or a wide layer's, up to 512 rows: see
+// kWideUnits), on one OpenMP team whose threads each own a block of hidden units: rows of W1 and b1, columns of W2.
+// Why: at 784-64-10 and batch 32 the products are too small to split well one by one. Each split product forks and
+// joins, and between them the output layer, the loss and the small products ran on one thread while the others
+// waited (perf, 2 threads: one thread idle a third of the time; 2 threads only 1.5x faster than 1). Owning units, a
+// thread runs its whole share of the step on its own: its rows of W1 stay in its core's cache from the forward
+// product to the update, and only the output layer needs the others, as a sum of the threads' partial products
+// Z2 = Σ_threads A1[:, own]·W2[:, own]ᵀ. One fork and two barriers per step, no gradient to add up across threads,
+// and no line of the workspace written by one core and read by another but the small partial products and δ2.
+// train_epoch takes this path where it is faster (unit_split_team).
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -29,6 +29,15 @@ constexpr int kUnitBlock = 16;
 // H 32/64/128/256: 1.08/1.07/1.11/1.04; batch 64, H 64/128/256: 1.06/1.03/1.02; batch 128, H 64/256/1024:
 // 0.97/1.00/1.01; batch 256, H 1024: 1.01; batch 512, H 1024: 0.98.
 constexpr int kUnitSplitMaxRows = 64;
+// Larger ones take it too when each thread owns at least kWideUnits hidden units, up to kWideMaxRows rows. Its
+// products are then large enough to pay for a thread's private copy of the batch, and the step keeps each thread's
+// activations and deltas in its own core's cache, where the split products pass them between cores at every pass.
+// Measured once the next batch's prefetch really ran (076b437), same VM, median epoch time split products ÷ split
+// step over alternating processes (2 threads): batch 128, H 1024: 0.98–1.09 (7 pairs); batch 256, H 1024: 0.96–1.04
+// while the machine was in its fast state (10 pairs), 1.06–1.13 in its slow one (8 pairs); batch 512, H 1024:
+// 1.04–1.08 (7 pairs); batch 1024, H 1024: 0.94–0.97 (3 pairs); batch 128, H 64 (32 units a thread): 0.82–0.86.
+constexpr int kWideUnits = 256;
+constexpr int kWideMaxRows = 512;
 
 int unit_blocks(int hidden) { return (hidden + kUnitBlock - 1) / kUnitBlock; }
 
@@ -50,7 +59,8 @@ void prefetch_rows(const T* x, const std::int64_t* rows, std::ptrdiff_t first, i
 template <typename T>
 int Network<T>::unit_split_team(int batch, int threads) const {
     if (!kGemmPerThread || threads < 2 || layout_.n_layers != 2 || sparse() || layout_.transposed[1]) return 0;
-    if (batch > kUnitSplitMaxRows) return 0;
+    const bool wide = layout_.sizes[1] >= kWideUnits * threads && batch <= kWideMaxRows;
+    if (batch > kUnitSplitMaxRows && !wide) return 0;
 #ifdef _OPENMP
     if (omp_get_level() > 0) return 0;  // inside a caller's region: the step's barriers would bind to its team
 #endif

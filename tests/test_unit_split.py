@@ -1,7 +1,7 @@
-"""Plain SGD on small mini-batches of a one-hidden-layer network runs on one team of threads that own blocks of hidden
-units (cpp/unit_split.cpp): every output and loss, every hidden activation, hidden widths that are and are not
-multiples of the 16-unit blocks, 2 and 3 threads, shuffled and in-order batches with a smaller last one, float64
-and float32, against the NumPy reference; NaN/inf in X, a bad label and a divergence undo the epoch as on every
+"""Plain SGD on small mini-batches of a one-hidden-layer network (and on a wide layer's of up to 512 rows) runs on one
+team of threads that own blocks of hidden units (cpp/unit_split.cpp): every output and loss, every hidden
+activation, hidden widths that are and are not multiples of the 16-unit blocks, 2 and 3 threads, shuffled and
+in-order batches with a smaller last one, float64 and float32, against the NumPy reference; NaN/inf in X, a bad label and a divergence undo the epoch as on every
 other path; the path is the one taken (its per-thread copies of the batch are in the workspace); and the built core
 still holds the prefetch of the next batch's rows."""
 import platform
@@ -16,6 +16,8 @@ import fastmlp
 from fastmlp import reference as ref
 
 MAX_SPLIT_ROWS = 64    # kUnitSplitMaxRows: mini-batches up to this many rows take the split step
+WIDE_UNITS = 256       # kWideUnits: ... and up to kWideMaxRows when each thread owns at least this many hidden units
+WIDE_MAX_ROWS = 512
 
 OUTPUTS = [dict(), dict(output="sigmoid", loss="binary_cross_entropy"), dict(output="identity"),
            dict(output="sigmoid", loss="squared_error"), dict(output="softmax", loss="squared_error")]
@@ -53,12 +55,34 @@ def test_the_split_step_matches_the_reference(threads, dtype, out, hidden, n_thr
         np.testing.assert_allclose(net.get_flat(), twin.get_flat(), **tol)
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("out", [OUTPUTS[0], OUTPUTS[1]])
+@pytest.mark.parametrize("hidden", ["sigmoid", "relu"])
+@pytest.mark.parametrize("n_threads,width", [(2, 2 * WIDE_UNITS), (3, 3 * WIDE_UNITS + 5)])
+@pytest.mark.parametrize("batch,shuffle", [(100, True), (WIDE_MAX_ROWS, False)])
+def test_the_split_step_of_a_wide_layer_matches_the_reference(threads, dtype, out, hidden, n_threads, width, batch,
+                                                              shuffle):
+    threads(n_threads)
+    config = dict(layer_sizes=(20, width, 6), hidden_activation=hidden, **out)
+    net, twin = fastmlp.Network(**config, dtype=dtype, seed=4), ref.Network(**config, dtype="float64", seed=4)
+    rng = np.random.default_rng(3)
+    n = 600  # a smaller last batch either way
+    X = rng.uniform(-1, 1, (n, 20)).astype(dtype)
+    Y = targets(rng, net, n)
+    tol = dict(rtol=1e-10, atol=1e-12) if dtype == "float64" else dict(rtol=1e-4, atol=1e-5)
+    for _ in range(2):
+        got = net.train_epoch(X, Y, batch, learning_rate=0.05, shuffle=shuffle)
+        want = twin.train_epoch(X.astype(np.float64), Y, batch, learning_rate=0.05, shuffle=shuffle)
+        np.testing.assert_allclose(got, want, **tol)
+        np.testing.assert_allclose(net.get_flat(), twin.get_flat(), **tol)
+
+
 def test_the_split_step_is_the_path_taken_and_only_where_it_applies(threads):
     """Compared with a twin that cannot take it (a weight decay of 1e-12: not plain SGD), the workspace holds exactly
     the split step's buffers more where it applies, and the same elsewhere."""
     rng = np.random.default_rng(0)
-    X = rng.uniform(0, 1, (256, 32)).astype(np.float32)
-    y = rng.integers(0, 16, 256).astype(np.int32)
+    X = rng.uniform(0, 1, (WIDE_MAX_ROWS + 1, 32)).astype(np.float32)
+    y = rng.integers(0, 16, WIDE_MAX_ROWS + 1).astype(np.int32)
 
     def extra_bytes(n_threads, batch, sizes=(32, 48, 16), optimizer="sgd"):
         threads(n_threads)
@@ -79,6 +103,14 @@ def test_the_split_step_is_the_path_taken_and_only_where_it_applies(threads):
     assert extra_bytes(2, 32, sizes=(32, 16, 16)) == 0          # one block of hidden units
     assert extra_bytes(2, 32, sizes=(32, 48, 48, 16)) == 0      # two hidden layers
     assert extra_bytes(2, 32, optimizer="momentum") == 0
+    # wide layers: up to WIDE_MAX_ROWS rows when every thread owns WIDE_UNITS hidden units or more
+    wide = (32, 2 * WIDE_UNITS, 16)
+    assert extra_bytes(2, MAX_SPLIT_ROWS + 1, sizes=wide) == split_buffers_bytes(net, MAX_SPLIT_ROWS + 1, 2)
+    assert extra_bytes(2, WIDE_MAX_ROWS, sizes=wide) == split_buffers_bytes(net, WIDE_MAX_ROWS, 2)
+    assert extra_bytes(2, WIDE_MAX_ROWS + 1, sizes=wide) == 0
+    assert extra_bytes(3, 128, sizes=wide) == 0                  # 171 units a thread: too few
+    assert extra_bytes(3, 128, sizes=(32, 3 * WIDE_UNITS, 16)) == split_buffers_bytes(net, 128, 3)
+    assert extra_bytes(2, 128, sizes=(32, 2 * WIDE_UNITS - 16, 16)) == 0
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
