@@ -130,3 +130,53 @@ def test_fashion_mnist_files_given_for_mnist_are_refused():
 def test_sinusoid_samples_that_overflow_float32_are_refused(kwargs):
     with pytest.raises(ValueError, match="not finite numbers in float32"):
         datasets.sinusoid(100, random_state=0, **kwargs)
+
+
+# ----------------------------------------------------------------------------- damaged IDX files
+@pytest.fixture
+def idx_file(tmp_path):
+    images = np.random.default_rng(0).integers(0, 256, (5, 4, 3), dtype=np.uint8)
+    good = idx_bytes(images, 0x08)
+    path = tmp_path / "images idx3 ✓.ubyte"
+    path.write_bytes(good)
+    np.testing.assert_array_equal(datasets.read_idx(path), images)
+    gz = tmp_path / "images ✓.ubyte.gz"
+    gz.write_bytes(gzip.compress(good))
+    np.testing.assert_array_equal(datasets.read_idx(gz), images)
+    return good, images
+
+
+def idx_damage(good):
+    yield "empty", b""
+    yield "one_byte", good[:1]
+    yield "magic_only", good[:4]
+    yield "truncated_header", good[:9]
+    yield "truncated_data", good[:-1]
+    yield "half_data", good[: len(good) // 2]
+    yield "trailing_bytes", good + b"\x00"
+    yield "bad_magic", b"\x01\x02" + good[2:]
+    yield "unknown_type", good[:2] + b"\x07" + good[3:]
+    yield "zero_dims", good[:3] + b"\x00" + good[4:]
+    yield "more_dims_than_bytes", good[:3] + b"\xff" + good[4:]
+    yield "huge_declared_shape", good[:4] + b"\xff\xff\xff\xff" * 3 + good[16:]  # 2^96 elements: never allocated
+    yield "random", bytes(np.random.default_rng(1).integers(0, 256, len(good), dtype=np.uint8))
+    compressed = gzip.compress(good)
+    yield "gzip_truncated", compressed[: len(compressed) // 2]
+    yield "gzip_header_only", compressed[:10]
+    flipped = bytearray(compressed)
+    flipped[-6] ^= 0xFF  # inside the CRC-32 / length trailer
+    yield "gzip_bad_crc", bytes(flipped)
+    flipped = bytearray(compressed)
+    flipped[len(compressed) // 2] ^= 0xFF
+    yield "gzip_corrupt_stream", bytes(flipped)
+    yield "gzip_of_truncated_idx", gzip.compress(good[:-3])
+
+
+def test_damaged_idx_files_raise_value_error(idx_file, tmp_path):
+    good, _ = idx_file
+    for name, content in idx_damage(good):
+        path = tmp_path / f"{name} ü.idx"
+        path.write_bytes(content)
+        with pytest.raises(ValueError) as info:
+            datasets.read_idx(path)
+        assert str(path) in str(info.value), (name, str(info.value))
