@@ -5,6 +5,7 @@ when it is absent. Every test runs with HOME and XDG_CACHE_HOME in tmp_path and 
 real user cache is never touched (see dataset_helpers.isolated_env)."""
 import gzip
 import os
+import re
 import shutil
 
 import numpy as np
@@ -42,29 +43,55 @@ def test_read_idx_recognises_gzip_by_content_not_name(tmp_path):
     np.testing.assert_array_equal(datasets.read_idx(str(tmp_path / "packed")), values)
 
 
+def test_read_idx_reads_paths_with_spaces_and_non_ascii(tmp_path):
+    images = np.random.default_rng(0).integers(0, 256, (5, 4, 3), dtype=np.uint8)
+    (tmp_path / "images idx3 ✓.ubyte").write_bytes(idx_bytes(images, 0x08))
+    (tmp_path / "images ✓.ubyte.gz").write_bytes(gzip.compress(idx_bytes(images, 0x08)))
+    np.testing.assert_array_equal(datasets.read_idx(tmp_path / "images idx3 ✓.ubyte"), images)
+    np.testing.assert_array_equal(datasets.read_idx(str(tmp_path / "images ✓.ubyte.gz")), images)
+
+
 GOOD = idx_bytes(np.arange(12, dtype=np.int32).reshape(3, 4), 0x0C)
+GOOD_GZ = gzip.compress(GOOD)
+
+
+def flipped(content, at):
+    content = bytearray(content)
+    content[at] ^= 0xFF
+    return bytes(content)
 
 
 @pytest.mark.parametrize("content, problem", [
     (b"", "empty"),
+    (GOOD[:1], "too short"),
     (b"\x00\x00", "too short"),
     (b"\x08\x03" + GOOD[2:], "bad magic"),
+    (bytes(np.random.default_rng(1).integers(0, 256, len(GOOD), dtype=np.uint8)), "bad magic"),
     (GOOD[:2] + b"\x0a" + GOOD[3:], "unknown IDX element type code 0x0A"),
     (b"\x00\x00\x08\x00", "0 dimensions"),
+    (GOOD[:4], "truncated header"),
     (GOOD[:9], "truncated header"),
+    (GOOD[:3] + b"\xff" + GOOD[4:], "truncated header"),  # 255 dimensions declared
     (GOOD[:-1], "truncated data"),
+    (GOOD[: len(GOOD) // 2], "truncated data"),
+    (GOOD[:4] + b"\xff\xff\xff\xff" * 2 + GOOD[12:], "truncated data"),  # 2^64 elements: never allocated
     (GOOD + b"\x00", "trailing bytes"),
-    (gzip.compress(GOOD)[:-12], "truncated gzip"),
-    (gzip.compress(GOOD)[:10] + b"garbage!" * 4, "corrupt or truncated gzip"),
+    (GOOD_GZ[:-12], "truncated gzip"),
+    (GOOD_GZ[:10], "corrupt or truncated gzip"),
+    (GOOD_GZ[:10] + b"garbage!" * 4, "corrupt or truncated gzip"),
+    (flipped(GOOD_GZ, -6), "corrupt or truncated gzip"),  # inside the CRC-32 / length trailer
+    # a flipped byte mid-stream: zlib may reject the stream or decode other bytes than were packed
+    (flipped(GOOD_GZ, len(GOOD_GZ) // 2), "corrupt or truncated gzip|trailing bytes|truncated data"),
+    (gzip.compress(GOOD[:-3]), "truncated data"),
     (gzip.compress(b""), "empty"),
 ])
 def test_read_idx_rejects_invalid_files_naming_file_and_problem(tmp_path, content, problem):
-    path = tmp_path / "broken-idx1-ubyte"
+    path = tmp_path / "broken idx1 ü-ubyte"
     path.write_bytes(content)
     with pytest.raises(ValueError) as raised:
         datasets.read_idx(path)
     assert str(path) in str(raised.value)
-    assert problem in str(raised.value)
+    assert re.search(problem, str(raised.value))
 
 
 # ------------------------------------------------------------------------------------------ array cache

@@ -1,6 +1,6 @@
 """Crash-safe files: saving is atomic (a crash or a full disk mid-save leaves the previous file intact and no
 temporary file behind), loading a damaged or foreign model file raises ValueError, and paths with spaces and
-non-ASCII characters work. Damaged IDX files: test_datasets_damaged.py."""
+non-ASCII characters work. Damaged IDX files: test_datasets.py and test_datasets_damaged.py."""
 import io
 import json
 import os
