@@ -6,34 +6,37 @@
 
 namespace fastmlp {
 
-// One row of softmax_cross_entropy_forward: p = softmax(z), returns (Σ_j y_j)·log Σ e^(z−max) − Σ_j y_j (z_j − max).
-template <bool kVector, typename T>
+// One row of softmax_cross_entropy_forward, reduced vector-wide: p = softmax(z), returns
+// (Σ_j y_j)·log Σ e^(z−max) − Σ_j y_j (z_j − max).
+template <typename T>
 inline double softmax_cross_entropy_row(T* p, const T* z, const T* y, int k) {
-    const T zmax = row_max<kVector>(z, k);
+    const T zmax = row_max(z, k);
     T y_dot_shifted = 0, y_sum = 0;  // read before softmax_row overwrites z when p aliases z
-    const auto add = [&](int j) {
+#pragma omp simd reduction(+ : y_dot_shifted, y_sum)
+    for (int j = 0; j < k; ++j) {
         y_dot_shifted += y[j] != T(0) ? y[j] * (z[j] - zmax) : T(0);  // 0·(−∞) of an unused class: 0
         y_sum += y[j];
-    };
-    if constexpr (kVector) {
-#pragma omp simd reduction(+ : y_dot_shifted, y_sum)
-        for (int j = 0; j < k; ++j) add(j);
-    } else {
-        for (int j = 0; j < k; ++j) add(j);
     }
-    return double(y_sum) * double(softmax_row<kVector>(p, z, zmax, k)) - double(y_dot_shifted);
+    return double(y_sum) * double(softmax_row(p, z, zmax, k)) - double(y_dot_shifted);
 }
 
 // probs (n, k) = softmax(logits); returns −(1/n) Σ_t Σ_j y_tj log probs_tj with log probs = z − max − log Σ e^(z−max).
-// probs may alias logits. Rows split between the threads, each reduced vector-wide when it is long enough
-// (kVectorRow), the rows added in double.
+// probs may alias logits. Rows split between the threads, long rows (kVectorRow) each reduced vector-wide, short
+// ones in blocks of kLanes rows across the vector lanes; the rows added in double.
 template <typename T>
 T softmax_cross_entropy_forward(T* probs, const T* logits, const T* y, int n, int k) {
-    const auto row = [&](std::ptrdiff_t t) {
-        return k >= kVectorRow ? softmax_cross_entropy_row<true>(probs + t * k, logits + t * k, y + t * k, k)
-                               : softmax_cross_entropy_row<false>(probs + t * k, logits + t * k, y + t * k, k);
+    if (k >= kVectorRow) {
+        const auto row = [&](std::ptrdiff_t t) {
+            return softmax_cross_entropy_row(probs + t * k, logits + t * k, y + t * k, k);
+        };
+        return T(parallel_sum(n, row, std::ptrdiff_t(n) * k) / n);
+    }
+    const auto block = [&](std::ptrdiff_t b) {
+        const std::ptrdiff_t first = b * kLanes * std::ptrdiff_t(k);
+        const int rows = n - b * kLanes < kLanes ? int(n - b * kLanes) : kLanes;
+        return softmax_lanes<true>(probs + first, logits + first, y + first, rows, k);
     };
-    return T(parallel_sum(n, row, std::ptrdiff_t(n) * k) / n);
+    return T(parallel_sum((n + kLanes - 1) / kLanes, block, std::ptrdiff_t(n) * k) / n);
 }
 
 // log(1 + e^−|z|), the softplus tail of the binary cross-entropy. For float, without libm calls so that its loop

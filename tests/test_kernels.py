@@ -71,6 +71,28 @@ def test_softmax_is_stable_for_extreme_logits(dtype):
     np.testing.assert_allclose(P, [[1, 0, 0], [1 / 3, 1 / 3, 1 / 3]], **tol(dtype))
 
 
+@pytest.mark.parametrize("shape", [(21, 15), (33, 2), (47, 10), (3001, 10)])  # 3001 rows: the threaded pass
+def test_short_softmax_rows_in_lane_blocks(dtype, shape):
+    # rows shorter than a vector go 16 at a time, one per vector lane: whole blocks, a last partial block, a
+    # thread's share that does not start on a block; a NaN or inf row stays in its own lane
+    rng = np.random.default_rng(7)
+    Z = rand(rng, shape, dtype, 4)
+    Y = one_hot(rng, shape[0], shape[1], dtype)
+    Z[5, 0], Z[17, -1], Z[20, 1] = np.nan, np.inf, -np.inf
+    loss, P = _core.softmax_cross_entropy_forward(Z, Y)
+    assert np.isnan(loss)
+    bad = [5, 17]
+    for got in (P, _core.softmax_forward(Z)):
+        assert np.isnan(got[bad]).all()
+        good = np.setdiff1d(np.arange(shape[0]), bad)
+        np.testing.assert_allclose(got[good], ref.softmax_forward(ref64(Z[good])), **tol(dtype))
+    good = np.setdiff1d(np.arange(shape[0]), [5, 17, 20])  # row 20's −inf logit costs inf if it is its class
+    loss, P = _core.softmax_cross_entropy_forward(Z[good], Y[good])
+    want_loss, want_P = ref.softmax_cross_entropy_forward(ref64(Z[good]), ref64(Y[good]))
+    np.testing.assert_allclose(loss, want_loss, **tol(dtype))
+    np.testing.assert_allclose(P, want_P, **tol(dtype))
+
+
 @pytest.mark.parametrize("shape", SHAPES)
 def test_softmax_backward(dtype, shape):
     rng = np.random.default_rng(2)
