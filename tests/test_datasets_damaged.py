@@ -123,10 +123,3 @@ def test_mnist_files_given_for_fashion_mnist_are_refused(monkeypatch, rows):
 def test_fashion_mnist_files_given_for_mnist_are_refused():
     with pytest.raises(ValueError, match="holds the Fashion-MNIST train labels, not MNIST's"):
         datasets.load_mnist_splits(data_dir=SHARED / "fashion-mnist", download=False)
-
-
-@pytest.mark.parametrize("kwargs", [dict(amplitude=1e300), dict(noise=1e39), dict(x_range=(0.0, 1e300)),
-                                    dict(frequency=1e308)])
-def test_sinusoid_samples_that_overflow_float32_are_refused(kwargs):
-    with pytest.raises(ValueError, match="not finite numbers in float32"):
-        datasets.sinusoid(100, random_state=0, **kwargs)
