@@ -33,10 +33,10 @@ T softmax_cross_entropy_forward(T* probs, const T* logits, const T* y, int n, in
     }
     const auto block = [&](std::ptrdiff_t b) {
         const std::ptrdiff_t first = b * kLanes * std::ptrdiff_t(k);
-        const int rows = n - b * kLanes < kLanes ? int(n - b * kLanes) : kLanes;
+        const int rows = int(std::min<std::ptrdiff_t>(n - b * kLanes, kLanes));
         return softmax_lanes<true>(probs + first, logits + first, y + first, rows, k);
     };
-    return T(parallel_sum((n + kLanes - 1) / kLanes, block, std::ptrdiff_t(n) * k) / n);
+    return T(parallel_sum((std::ptrdiff_t(n) + kLanes - 1) / kLanes, block, std::ptrdiff_t(n) * k) / n);
 }
 
 // log(1 + e^−|z|), the softplus tail of the binary cross-entropy. For float, without libm calls so that its loop

@@ -72,22 +72,26 @@ def test_softmax_is_stable_for_extreme_logits(dtype):
 
 
 @pytest.mark.parametrize("shape", [(21, 15), (33, 2), (47, 10), (3001, 10)])  # 3001 rows: the threaded pass
-def test_short_softmax_rows_in_lane_blocks(dtype, shape):
+def test_short_softmax_rows_in_lane_blocks(dtype, shape, threads):
     # rows shorter than a vector go 16 at a time, one per vector lane: whole blocks, a last partial block, a
-    # thread's share that does not start on a block; a NaN or inf row stays in its own lane
+    # thread's share that does not start on a block (2 threads: rows 0..1500 and 1501..3000 of 3001); a NaN or
+    # inf row stays in its own lane, in a whole block, in a partial one and on either side of the threads' split
+    threads(2)
     rng = np.random.default_rng(7)
     Z = rand(rng, shape, dtype, 4)
     Y = one_hot(rng, shape[0], shape[1], dtype)
-    Z[5, 0], Z[17, -1], Z[20, 1] = np.nan, np.inf, -np.inf
+    n = shape[0]
+    bad = sorted({5, 17, n // 2, n // 2 + 1, n - 1})
+    Z[bad, 0] = np.nan
+    Z[17, -1], Z[n - 1, -1], Z[3, 1] = np.inf, np.inf, -np.inf
     loss, P = _core.softmax_cross_entropy_forward(Z, Y)
     assert np.isnan(loss)
-    bad = [5, 17]
     for got in (P, _core.softmax_forward(Z)):
         assert np.isnan(got[bad]).all()
-        good = np.setdiff1d(np.arange(shape[0]), bad)
+        good = np.setdiff1d(np.arange(n), bad)
         np.testing.assert_allclose(got[good], ref.softmax_forward(ref64(Z[good])), **tol(dtype))
-    good = np.setdiff1d(np.arange(shape[0]), [5, 17, 20])  # row 20's −inf logit costs inf if it is its class
-    loss, P = _core.softmax_cross_entropy_forward(Z[good], Y[good])
+    good = np.setdiff1d(np.arange(n), bad + [3])  # row 3's −inf logit costs inf if it is its class
+    loss, P = _core.softmax_cross_entropy_forward(Z[good], Y[good])  # partial blocks of other sizes
     want_loss, want_P = ref.softmax_cross_entropy_forward(ref64(Z[good]), ref64(Y[good]))
     np.testing.assert_allclose(loss, want_loss, **tol(dtype))
     np.testing.assert_allclose(P, want_P, **tol(dtype))
