@@ -234,8 +234,8 @@ FASTMLP_SIMD_CLONES void softmax_rows_part(T* out, int n, int m, int id, int tea
         if (m >= kVectorRow)
             softmax_row(row, row, row_max(row, m), m);
         else
-            softmax_lanes<false>(row, row, static_cast<const T*>(nullptr), int(std::min<std::ptrdiff_t>(end - t, kLanes)),
-                                 m);
+            softmax_lanes<false>(row, row, static_cast<const T*>(nullptr),
+                                 int(std::min<std::ptrdiff_t>(end - t, kLanes)), m);
     }
 }
 
