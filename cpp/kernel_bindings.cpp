@@ -4,9 +4,12 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <limits>
+#include <optional>
 #include <vector>
 
 #include "dense.h"
+#include "gathered_products.h"
 #include "binding_checks.h"
 #include "kernels_api.h"
 #include "losses.h"
@@ -64,6 +67,33 @@ struct ColumnSums {
     std::vector<T> scratch;
     int k;
 };
+
+// The rows of X a gathered kernel reads: all of them in order (rows None) or rows[t], each in [0, rows(X)).
+using RowIndex = py::array_t<std::int64_t, py::array::c_style>;
+template <typename T>
+GatheredRows<T> gathered_rows(const Array<T>& x, const std::optional<RowIndex>& index, int& m) {
+    require_2d(x, "X");
+    if (!index) {
+        m = rows(x);
+        return {x.data(), nullptr, cols(x)};
+    }
+    if (index->ndim() != 1 || index->shape(0) < 1 || index->shape(0) > std::numeric_limits<int>::max())
+        throw py::value_error("rows must be a non-empty 1-D array of row indices");
+    const std::int64_t* r = index->data();
+    for (py::ssize_t t = 0; t < index->shape(0); ++t)
+        if (r[t] < 0 || r[t] >= x.shape(0))
+            throw py::value_error("rows[" + std::to_string(t) + "] = " + std::to_string(r[t]) +
+                                  " is not a row of X (0.." + std::to_string(x.shape(0) - 1) + ")");
+    m = int(index->shape(0));
+    return {x.data(), r, cols(x)};
+}
+
+// Whether two arrays share any byte: an in-place update must not read what it writes.
+template <typename T>
+bool overlap(const Array<T>& a, const Array<T>& b) {
+    const T *a0 = a.data(), *b0 = b.data();
+    return a0 < b0 + b.size() && b0 < a0 + a.size();
+}
 
 template <typename T>
 void bind_for(py::module_& m) {
@@ -139,6 +169,26 @@ void bind_for(py::module_& m) {
                        n_in, n_out, transposed, false);
         return py::make_tuple(dw, db, dx);
     }, nc("dZ"), nc("X"), nc("W"), py::arg("transpose_w") = false);
+    m.def("gathered_dense_forward", [](const Array<T>& x, const std::optional<RowIndex>& index, const Array<T>& w) {
+        int m = 0;
+        const GatheredRows<T> xr = gathered_rows(x, index, m);
+        require_2d(w, "W");
+        if (cols(w) != cols(x)) throw py::value_error("W (h, d) must have as many columns as X (n, d)");
+        Array<T> z({py::ssize_t(m), py::ssize_t(rows(w))});
+        gathered_dense_forward(z.mutable_data(), xr, w.data(), m, rows(w), rows(w), cols(w));
+        return z;
+    }, nc("X"), py::arg("rows").noconvert(), nc("W"));
+    m.def("gathered_weight_update", [](Array<T>& w, const Array<T>& delta, const Array<T>& x,
+                                       const std::optional<RowIndex>& index, double alpha) {
+        int m = 0;
+        const GatheredRows<T> xr = gathered_rows(x, index, m);
+        require_2d(w, "W");
+        require_2d(delta, "delta");
+        if (cols(w) != cols(x) || rows(delta) != m || cols(delta) != rows(w))
+            throw py::value_error("W (h, d), delta (m, h) and X[rows] (m, d) do not fit together");
+        if (overlap(w, x) || overlap(w, delta)) throw py::value_error("W must not share memory with X or delta");
+        gathered_weight_update(w.mutable_data(), delta.data(), xr, T(alpha), m, rows(w), cols(w), cols(delta));
+    }, nc("W"), nc("delta"), nc("X"), py::arg("rows").noconvert(), py::arg("alpha"));
     m.def("softmax_cross_entropy_forward", [](const Array<T>& z, const Array<T>& y) {
         require_same(z, y, "Z", "Y");
         auto probs = like(z);

@@ -7,6 +7,7 @@
 // product to the update, and only the output layer needs the others, as a sum of the threads' partial products
 // Z2 = Σ_threads A1[:, own]·W2[:, own]ᵀ. One fork and two barriers per step, no gradient to add up across threads,
 // and no line of the workspace written by one core and read by another but the small partial products and δ2.
+// A small mini-batch's rows are not even copied: the hidden layer's two products read them where they lie in X.
 // train_epoch takes this path where it is faster (unit_split_team).
 #include <algorithm>
 #include <atomic>
@@ -15,6 +16,7 @@
 
 #include "blas.h"
 #include "finite_input.h"
+#include "gathered_products.h"
 #include "network.h"
 
 namespace fastmlp {
@@ -38,6 +40,15 @@ constexpr int kUnitSplitMaxRows = 64;
 // 1.04–1.08 (7 pairs); batch 1024, H 1024: 0.94–0.97 (3 pairs); batch 128, H 64 (32 units a thread): 0.82–0.86.
 constexpr int kWideUnits = 256;
 constexpr int kWideMaxRows = 512;
+
+// Steps of up to this many rows read them where they lie, with the gathered products (gathered_products.h), when
+// the thread's rows of W1 take at most kGatheredMaxWeightBytes (so that they stay in its core's 1 MiB L2 from one
+// product to the next: the kernels have no cache blocking of their own). Measured on the 2-core VM, median epoch
+// time over alternating processes, gathered products ÷ gather + BLAS: batch 32, H 64: 0.84–0.89 (3 pairs); batch
+// 32, H 256 (400 KiB a thread): 0.83–0.84; batch 16, H 64: 0.86–0.94; but batch 32, H 1024 (1.6 MiB a thread):
+// 0.99–1.18; batch 64, H 256: 1.11–1.14; batch 64, H 1024: 1.16–1.20.
+constexpr int kGatheredMaxRows = 32;
+constexpr std::size_t kGatheredMaxWeightBytes = std::size_t(512) << 10;
 
 int unit_blocks(int hidden) { return (hidden + kUnitBlock - 1) / kUnitBlock; }
 
@@ -98,10 +109,10 @@ bool Network<T>::unit_split_sgd_step(const T* x, const std::int64_t* rows, std::
             if (!failed.exchange(true)) error = std::current_exception();
         }
     };
-    // The next mini-batch's rows start on their way into each core's cache while this step computes: its gather
-    // then copies from cache, not from memory (a thread's gather in a 784-64-10 step at batch 32: 8.5 -> 5.2 µs, the
-    // epoch 3% faster). The threads but the first do it while they wait for the output layer, the first after it
-    // (before the first barrier instead, where it often waits too: the epoch 2% slower).
+    // The next mini-batch's rows start on their way into each core's cache while this step computes: its gather, or
+    // its gathered products, then read them from cache, not from memory (a thread's gather in a 784-64-10 step at
+    // batch 32: 8.5 -> 5.2 µs, the epoch 3% faster). The threads but the first do it while they wait for the output
+    // layer, the first after it (before the first barrier instead, where it often waits too: the epoch 2% slower).
     const auto prefetch_next_batch = [&] { prefetch_rows(x, rows, first + m, next_m, d); };
     on_team(team_size, true, [&](int id, int team) {
         // This thread's hidden units [u0, u1), and its share of the batch rows for the NaN check.
@@ -110,12 +121,17 @@ bool Network<T>::unit_split_sgd_step(const T* x, const std::int64_t* rows, std::
         team_share(m, id, team, row0, row1);
         const int u0 = block0 * kUnitBlock, u1 = block1 * kUnitBlock < h_all ? block1 * kUnitBlock : h_all;
         const int h = u1 - u0;
-        // Each thread gathers the whole mini-batch into a copy of its own: a copy shared by the threads would have
+        // Small mini-batches are read where they lie, by the gathered products (see kGatheredMaxRows). Otherwise
+        // each thread gathers the whole mini-batch into a copy of its own: a copy shared by the threads would have
         // each core write rows that the other's products had just read, every line a cross-core transfer.
+        const int h_own_max = std::min(h_all, (blocks + team - 1) / team * kUnitBlock);  // alike on every thread
+        const bool gathered =
+            m <= kGatheredMaxRows && std::size_t(h_own_max) * d * sizeof(T) <= kGatheredMaxWeightBytes;
         T* batch_x = id == 0 ? work_.data() + batch_x_offset_ : split_x(id);
-        const T* xb = rows ? batch_x : x + first * d;
+        const T* xb = rows && !gathered ? batch_x : x + first * d;
+        const GatheredRows<T> x_rows{rows ? x : xb, rows ? rows + first : nullptr, d};
         bool ok = true;
-        for (int t = 0; t < m; ++t) {
+        for (int t = 0; t < m && !gathered; ++t) {
             const bool check = t >= row0 && t < row1;
             if (rows && check)
                 ok &= copy_all_finite(batch_x + std::ptrdiff_t(t) * d, x + rows[first + t] * d, d);
@@ -134,7 +150,18 @@ bool Network<T>::unit_split_sgd_step(const T* x, const std::int64_t* rows, std::
                 std::fill(partial, partial + std::ptrdiff_t(m) * k, T(0));
                 return;
             }
-            blas_gemm(Trans::no, Trans::yes, m, h, d, T(1), xb, d, w1 + std::ptrdiff_t(u0) * d, d, T(0), a1, h);
+            if (gathered) {
+                gathered_dense_forward(a1, x_rows, w1 + std::ptrdiff_t(u0) * d, m, h, h, d);
+                // A NaN or ±inf in a row of X makes every product of that row NaN or ±inf (NaN·w, ±inf·0 and
+                // inf − inf are NaN, ±inf·w ≠ 0 is ±inf, and adding finite values keeps both), so each thread's
+                // own columns show every such row; only those rows are then looked at. (A product can also overflow,
+                // or meet a weight that did: the row itself decides.)
+                for (int t = 0; t < m; ++t)
+                    if (!all_finite_part(a1 + std::ptrdiff_t(t) * h, 0, h) && !all_finite_part(x_rows[t], 0, d))
+                        finite.store(false, std::memory_order_relaxed);
+            } else {
+                blas_gemm(Trans::no, Trans::yes, m, h, d, T(1), xb, d, w1 + std::ptrdiff_t(u0) * d, d, T(0), a1, h);
+            }
             bias_activation_forward(a1, a1, b1 + u0, m, h, config_.hidden);
             blas_gemm(Trans::no, Trans::yes, m, k, h, T(1), a1, h, w2 + u0, h_all, T(0), partial, k);
         });
@@ -171,8 +198,11 @@ bool Network<T>::unit_split_sgd_step(const T* x, const std::int64_t* rows, std::
             activation_backward(delta1, delta1, a1, static_cast<const T*>(nullptr), m, h, config_.hidden,
                                 delta1_sums, ThreadSums<T>{r.sums.row(id), 1, r.sums.stride});
             for (int j = 0; j < h; ++j) b1[u0 + j] -= learning_rate * delta1_sums[j];
-            blas_gemm(Trans::yes, Trans::no, h, d, m, -learning_rate, delta1, h, xb, d, T(1),
-                      w1 + std::ptrdiff_t(u0) * d, d);
+            if (gathered)
+                gathered_weight_update(w1 + std::ptrdiff_t(u0) * d, delta1, x_rows, -learning_rate, m, h, d, h);
+            else
+                blas_gemm(Trans::yes, Trans::no, h, d, m, -learning_rate, delta1, h, xb, d, T(1),
+                          w1 + std::ptrdiff_t(u0) * d, d);
         });
     });
     if (error || output_error) std::rethrow_exception(error ? error : output_error);

@@ -8,7 +8,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['DivergenceError', 'Interrupted', 'NetworkF32', 'NetworkF64', 'activation_backward', 'activation_forward', 'adam_update', 'all_finite', 'all_in_unit_interval', 'build_info', 'dense_backward', 'dense_forward', 'get_num_threads', 'momentum_update', 'output_error_backward', 'set_num_threads', 'sgd_update', 'shuffle_permutation', 'sigmoid_binary_cross_entropy_forward', 'softmax_backward', 'softmax_cross_entropy_forward', 'softmax_forward', 'sparse_kl_penalty_backward', 'sparse_kl_penalty_forward', 'squared_error_forward', 'squared_error_forward_backward', 'weight_decay_backward', 'weight_decay_forward']
+__all__: list[str] = ['DivergenceError', 'Interrupted', 'NetworkF32', 'NetworkF64', 'activation_backward', 'activation_forward', 'adam_update', 'all_finite', 'all_in_unit_interval', 'build_info', 'dense_backward', 'dense_forward', 'gathered_dense_forward', 'gathered_weight_update', 'get_num_threads', 'momentum_update', 'output_error_backward', 'set_num_threads', 'sgd_update', 'shuffle_permutation', 'sigmoid_binary_cross_entropy_forward', 'softmax_backward', 'softmax_cross_entropy_forward', 'softmax_forward', 'sparse_kl_penalty_backward', 'sparse_kl_penalty_forward', 'squared_error_forward', 'squared_error_forward_backward', 'weight_decay_backward', 'weight_decay_forward']
 class DivergenceError(FloatingPointError):
     pass
 class Interrupted(KeyboardInterrupt):
@@ -108,6 +108,18 @@ def dense_forward(X: numpy.typing.NDArray[numpy.float32], W: numpy.typing.NDArra
     ...
 @typing.overload
 def dense_forward(X: numpy.typing.NDArray[numpy.float64], W: numpy.typing.NDArray[numpy.float64], b: numpy.typing.NDArray[numpy.float64], activation: str, transpose_w: bool = False) -> numpy.typing.NDArray[numpy.float64]:
+    ...
+@typing.overload
+def gathered_dense_forward(X: numpy.typing.NDArray[numpy.float32], rows: numpy.typing.NDArray[numpy.int64] | None, W: numpy.typing.NDArray[numpy.float32]) -> numpy.typing.NDArray[numpy.float32]:
+    ...
+@typing.overload
+def gathered_dense_forward(X: numpy.typing.NDArray[numpy.float64], rows: numpy.typing.NDArray[numpy.int64] | None, W: numpy.typing.NDArray[numpy.float64]) -> numpy.typing.NDArray[numpy.float64]:
+    ...
+@typing.overload
+def gathered_weight_update(W: numpy.typing.NDArray[numpy.float32], delta: numpy.typing.NDArray[numpy.float32], X: numpy.typing.NDArray[numpy.float32], rows: numpy.typing.NDArray[numpy.int64] | None, alpha: typing.SupportsFloat | typing.SupportsIndex) -> None:
+    ...
+@typing.overload
+def gathered_weight_update(W: numpy.typing.NDArray[numpy.float64], delta: numpy.typing.NDArray[numpy.float64], X: numpy.typing.NDArray[numpy.float64], rows: numpy.typing.NDArray[numpy.int64] | None, alpha: typing.SupportsFloat | typing.SupportsIndex) -> None:
     ...
 def get_num_threads() -> int:
     ...

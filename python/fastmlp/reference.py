@@ -79,6 +79,17 @@ def dense_backward(dZ, X, W, transpose_w=False):
     return dZ.T @ X, dZ.sum(axis=0), dZ @ W
 
 
+def gathered_dense_forward(X, rows, W):
+    """Z = X[rows]·Wᵀ (rows None: all of X in order): the split step's hidden-layer product, which reads the
+    mini-batch's rows where they lie in X."""
+    return (X if rows is None else X[rows]) @ W.T
+
+
+def gathered_weight_update(W, delta, X, rows, alpha):
+    """W ← W + alpha·δᵀ·X[rows], in place: the backward of Z = X[rows]·Wᵀ with respect to W (alpha = −ρ: SGD)."""
+    W += alpha * (delta.T @ (X if rows is None else X[rows]))
+
+
 # ---------------------------------------------------------------- losses
 def softmax_cross_entropy_forward(Z, Y):
     """(loss, Ŷ): Ŷ = softmax(Z), loss = −(1/n) Σ Y ⊙ log Ŷ with log Ŷ = Z − logsumexp(Z)."""

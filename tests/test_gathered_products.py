@@ -1,0 +1,122 @@
+"""The gathered products (cpp/gathered_products.h), which the split step of a small mini-batch runs on the rows of X
+where they lie: against their NumPy twins in float64 and float32 over every remainder of their register tiles (rows
+modulo 3, units modulo 4, columns modulo the 8- and 32-float blocks), rows by index and in order, repeated and
+out-of-order rows, strided W and delta inside the split step; bad arguments raise; and, through the network, a bad
+value in X is still named by its row while a row whose products only overflow is not taken for one."""
+import numpy as np
+import pytest
+
+import fastmlp
+from fastmlp import _core, reference as ref
+
+# rows m: 1..7 (3-row tiles and their remainders); units h: 1..9 (4-unit tiles); columns d: below, at and past the
+# 8- and 32-value blocks of both dtypes, and the benchmark's 784
+SHAPES = [(1, 1, 1), (2, 5, 7), (3, 4, 8), (4, 3, 9), (5, 6, 31), (6, 7, 32), (7, 8, 33), (7, 9, 47), (32, 32, 784),
+          (17, 13, 100)]
+
+
+def tol(dtype):
+    return dict(rtol=1e-10, atol=1e-12) if dtype == np.float64 else dict(rtol=1e-5, atol=1e-5)
+
+
+@pytest.fixture(params=[np.float64, np.float32], ids=["f64", "f32"])
+def dtype(request):
+    return request.param
+
+
+def operands(dtype, m, h, d, indexed, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((3 * m + 2, d)).astype(dtype)
+    rows = rng.choice(X.shape[0], m, replace=m > X.shape[0]).astype(np.int64) if indexed else None
+    if not indexed:
+        X = X[:m].copy()
+    W = (rng.standard_normal((h, d)) / np.sqrt(d)).astype(dtype)
+    delta = rng.standard_normal((m, h)).astype(dtype)
+    return X, rows, W, delta
+
+
+@pytest.mark.parametrize("m,h,d", SHAPES)
+@pytest.mark.parametrize("indexed", [True, False], ids=["rows", "in-order"])
+def test_gathered_dense_forward_matches_the_reference(dtype, m, h, d, indexed):
+    X, rows, W, _ = operands(dtype, m, h, d, indexed)
+    want = ref.gathered_dense_forward(X.astype(np.float64), rows, W.astype(np.float64))
+    got = _core.gathered_dense_forward(X, rows, W)
+    assert got.dtype == dtype and got.shape == (m, h)
+    np.testing.assert_allclose(got, want, **tol(dtype))
+
+
+@pytest.mark.parametrize("m,h,d", SHAPES)
+@pytest.mark.parametrize("indexed", [True, False], ids=["rows", "in-order"])
+def test_gathered_weight_update_matches_the_reference(dtype, m, h, d, indexed):
+    X, rows, W, delta = operands(dtype, m, h, d, indexed, seed=1)
+    want = W.astype(np.float64)
+    ref.gathered_weight_update(want, delta.astype(np.float64), X.astype(np.float64), rows, -0.3)
+    _core.gathered_weight_update(W, delta, X, rows, -0.3)
+    np.testing.assert_allclose(W, want, **tol(dtype))
+
+
+def test_a_repeated_row_counts_as_often_as_it_is_named():
+    X = np.arange(12, dtype=np.float64).reshape(3, 4)
+    W = np.eye(4)
+    rows = np.array([2, 0, 2], np.int64)
+    np.testing.assert_array_equal(_core.gathered_dense_forward(X, rows, W), X[rows])
+    delta = np.ones((3, 4))
+    _core.gathered_weight_update(W, delta, X, rows, 1.0)
+    np.testing.assert_array_equal(W, np.eye(4) + 2 * X[2] + X[0])
+
+
+def test_bad_arguments_raise():
+    X, rows, W, delta = operands(np.float32, 4, 3, 5, True)
+    with pytest.raises(TypeError):
+        _core.gathered_dense_forward(X, rows.astype(np.int32), W)  # no silent conversion of the index
+    with pytest.raises(TypeError):
+        _core.gathered_dense_forward(X, rows, W.astype(np.float64))
+    for bad in (np.array([0, X.shape[0]], np.int64), np.array([-1], np.int64)):
+        with pytest.raises(ValueError, match=r"is not a row of X"):
+            _core.gathered_dense_forward(X, bad, W)
+    with pytest.raises(ValueError, match="non-empty 1-D"):
+        _core.gathered_dense_forward(X, np.zeros((2, 2), np.int64), W)
+    with pytest.raises(ValueError, match="as many columns"):
+        _core.gathered_dense_forward(X, rows, W[:, :4].copy())
+    with pytest.raises(ValueError, match="do not fit together"):
+        _core.gathered_weight_update(W, delta[:3].copy(), X, rows, 1.0)
+    with pytest.raises(ValueError, match="share memory"):
+        _core.gathered_weight_update(X, np.ones((4, X.shape[0]), np.float32), X, rows, 1.0)
+    frozen = W.copy()
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError):
+        _core.gathered_weight_update(frozen, delta, X, rows, 1.0)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("column", [0, 8, 12])  # in a whole vector of both dtypes, and in the tail past them
+def test_a_bad_value_anywhere_in_a_row_is_named(threads, dtype, value, column):
+    threads(2)
+    net = fastmlp.Network((13, 64, 4), dtype=dtype, seed=0)
+    rng = np.random.default_rng(1)
+    X = rng.uniform(0, 1, (100, 13)).astype(dtype)
+    y = rng.integers(0, 4, 100).astype(np.int32)
+    X[57, column] = value
+    before = net.get_flat()
+    with pytest.raises(ValueError, match=r"^X contains NaN or infinity \(row 57\); parameters were restored"):
+        net.train_epoch(X, y, 32)
+    np.testing.assert_array_equal(net.get_flat(), before)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_row_whose_products_overflow_is_not_taken_for_a_bad_value(threads, dtype):
+    """With every weight 1, a row of the largest finite values sums past the largest float: its products are inf,
+    yet the row itself is finite, so the step goes on (the units saturate, δ1 = 0, nothing else changes)."""
+    threads(2)
+    net = fastmlp.Network((13, 64, 4), dtype=dtype, seed=0)
+    W1 = net.weights[0]
+    flat = net.get_flat()
+    flat[:W1.size] = 1.0
+    net.set_flat(flat)
+    rng = np.random.default_rng(2)
+    X = rng.uniform(0, 1, (64, 13)).astype(dtype)
+    X[5] = np.finfo(dtype).max
+    y = rng.integers(0, 4, 64).astype(np.int32)
+    loss = net.train_epoch(X, y, 32, shuffle=False)
+    assert np.isfinite(loss) and np.all(np.isfinite(net.get_flat()))
