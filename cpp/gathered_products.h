@@ -2,10 +2,11 @@
 // data set, picked out by index: neither a gather into a batch buffer nor a BLAS packing copy in between.
 // Why: in the split step of a 784-64-10 network at batch 32 (unit_split.cpp, 32 hidden units a thread), each
 // thread gathered the 32 rows (5.2 µs a step), then OpenBLAS packed them again for each of the two products, and
-// its forward product ran at 85 GFLOP/s on the short sides (m = h = 32). These kernels reach 110 GFLOP/s on one
-// core there (AVX2, K-contiguous dot products in registers) and leave out both copies (measured on the 2-core
-// AMD EPYC VM: see benchmarks/README.md). Only for shapes whose weight rows stay in a core's L2 cache: there is no
-// cache blocking here, larger products go to the BLAS.
+// its forward product ran at 85 GFLOP/s on the short sides (m = h = 32). These kernels reach 105-110 GFLOP/s on
+// one core there (AVX2 FMAs, K-contiguous dot products in registers; the core's FMA peak is ~121) and leave out
+// both copies (measured on the 2-core AMD EPYC VM; benchmarks/README.md, "Where an epoch's time goes"). Only for
+// shapes whose weight rows stay in a core's L2 cache: there is no cache blocking here, larger products go to the
+// BLAS.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -60,7 +61,7 @@ __attribute__((always_inline)) inline T lane_sum(Vector<T> v) {
 }
 
 // Register tiles of 12 accumulators, which leave AVX2's 16 registers room for the operands (one of them straight
-// from memory, as the FMA's last argument): the forward product holds kRows rows of X × kUnits rows of W, the update
+// from memory, as the FMA's last argument; the AVX-512 clone has 32 registers, but runs the same 8-float tiles): the forward product holds kRows rows of X × kUnits rows of W, the update
 // kUpdateUnits units × kUpdateVectors vectors of a row of W. Each shape the fastest measured at m = h = 32, d = 784
 // on the VM (one core, median µs): forward 3×4: 14.8, 4×3: 15.4, 5×2: 25.8, 6×2: 26.2; update 3×4: 14.9, 4×3:
 // 15.3, 4×2: 16.9, 6×2: 17.2, 2×4: 17.8.
@@ -133,7 +134,8 @@ FASTMLP_SIMD_CLONES void gathered_dense_forward(T* z, GatheredRows<T> x, const T
 
 // Backward of z = X[rows]·Wᵀ with respect to W, added in place: W (h, d; rows ldw apart) += alpha · δᵀ·X[rows],
 // δ (m, h) with rows ldd apart: w_u += alpha · Σ_t δ[t][u] · x_t. With alpha = −ρ this is the SGD step itself.
-// Columns of W outermost: a block of each row of X, 96 bytes of each of the m rows, stays in L1 for every unit.
+// Columns of W outermost: a block of each row of X, 4 vectors (128 bytes) of each of the m rows, stays in L1 for
+// every unit.
 template <typename T>
 FASTMLP_SIMD_CLONES void gathered_weight_update(T* w, const T* delta, GatheredRows<T> x, T alpha, int m, int h,
                                                 int ldw, int ldd) {
@@ -142,9 +144,9 @@ FASTMLP_SIMD_CLONES void gathered_weight_update(T* w, const T* delta, GatheredRo
     const int d = x.d;
     // Whole blocks of kUpdateVectors vectors, then single vectors, then the last d % L columns one by one.
     int k0 = 0;
-    for (; k0 + kUpdateVectors * L <= d; k0 += kUpdateVectors * L)
+    for (; d - k0 >= kUpdateVectors * L; k0 += kUpdateVectors * L)
         gathered_update_columns<kUpdateVectors>(w, delta, x, alpha, m, h, ldw, ldd, k0);
-    for (; k0 + L <= d; k0 += L) gathered_update_columns<1>(w, delta, x, alpha, m, h, ldw, ldd, k0);
+    for (; d - k0 >= L; k0 += L) gathered_update_columns<1>(w, delta, x, alpha, m, h, ldw, ldd, k0);
     for (; k0 < d; ++k0)
         for (int u = 0; u < h; ++u) {
             T s = T(0);

@@ -32,6 +32,9 @@ void require_2d(const Array<T>& a, const char* name) {
     require_aligned(a, name);
     if (a.ndim() != 2 || a.shape(0) < 1 || a.shape(1) < 1)
         throw py::value_error(std::string(name) + " must be a non-empty 2-D array");
+    // the kernels take int sizes (a view of a few bytes may still be that large: np.empty allocates lazily)
+    if (a.shape(0) > std::numeric_limits<int>::max() || a.shape(1) > std::numeric_limits<int>::max())
+        throw py::value_error(std::string(name) + " has more than 2**31 - 1 rows or columns");
 }
 
 template <typename T>
@@ -68,10 +71,13 @@ struct ColumnSums {
     int k;
 };
 
-// The rows of X a gathered kernel reads: all of them in order (rows None) or rows[t], each in [0, rows(X)).
+// The rows of X a gathered kernel reads: all of them in order (rows None) or rows[t], each in [0, rows(X)). The
+// indices are checked, then copied, so that no array passed alongside (an update's W, say) can change them under
+// the kernel.
 using RowIndex = py::array_t<std::int64_t, py::array::c_style>;
 template <typename T>
-GatheredRows<T> gathered_rows(const Array<T>& x, const std::optional<RowIndex>& index, int& m) {
+GatheredRows<T> gathered_rows(const Array<T>& x, const std::optional<RowIndex>& index, std::vector<std::int64_t>& copy,
+                              int& m) {
     require_2d(x, "X");
     if (!index) {
         m = rows(x);
@@ -79,20 +85,20 @@ GatheredRows<T> gathered_rows(const Array<T>& x, const std::optional<RowIndex>& 
     }
     if (index->ndim() != 1 || index->shape(0) < 1 || index->shape(0) > std::numeric_limits<int>::max())
         throw py::value_error("rows must be a non-empty 1-D array of row indices");
-    const std::int64_t* r = index->data();
-    for (py::ssize_t t = 0; t < index->shape(0); ++t)
-        if (r[t] < 0 || r[t] >= x.shape(0))
-            throw py::value_error("rows[" + std::to_string(t) + "] = " + std::to_string(r[t]) +
+    copy.assign(index->data(), index->data() + index->shape(0));
+    for (std::size_t t = 0; t < copy.size(); ++t)
+        if (copy[t] < 0 || copy[t] >= x.shape(0))
+            throw py::value_error("rows[" + std::to_string(t) + "] = " + std::to_string(copy[t]) +
                                   " is not a row of X (0.." + std::to_string(x.shape(0) - 1) + ")");
-    m = int(index->shape(0));
-    return {x.data(), r, cols(x)};
+    m = int(copy.size());
+    return {x.data(), copy.data(), cols(x)};
 }
 
 // Whether two arrays share any byte: an in-place update must not read what it writes.
 template <typename T>
 bool overlap(const Array<T>& a, const Array<T>& b) {
-    const T *a0 = a.data(), *b0 = b.data();
-    return a0 < b0 + b.size() && b0 < a0 + a.size();
+    const auto a0 = reinterpret_cast<std::uintptr_t>(a.data()), b0 = reinterpret_cast<std::uintptr_t>(b.data());
+    return a0 < b0 + b.nbytes() && b0 < a0 + a.nbytes();
 }
 
 template <typename T>
@@ -171,7 +177,8 @@ void bind_for(py::module_& m) {
     }, nc("dZ"), nc("X"), nc("W"), py::arg("transpose_w") = false);
     m.def("gathered_dense_forward", [](const Array<T>& x, const std::optional<RowIndex>& index, const Array<T>& w) {
         int m = 0;
-        const GatheredRows<T> xr = gathered_rows(x, index, m);
+        std::vector<std::int64_t> index_copy;
+        const GatheredRows<T> xr = gathered_rows(x, index, index_copy, m);
         require_2d(w, "W");
         if (cols(w) != cols(x)) throw py::value_error("W (h, d) must have as many columns as X (n, d)");
         Array<T> z({py::ssize_t(m), py::ssize_t(rows(w))});
@@ -181,7 +188,8 @@ void bind_for(py::module_& m) {
     m.def("gathered_weight_update", [](Array<T>& w, const Array<T>& delta, const Array<T>& x,
                                        const std::optional<RowIndex>& index, double alpha) {
         int m = 0;
-        const GatheredRows<T> xr = gathered_rows(x, index, m);
+        std::vector<std::int64_t> index_copy;
+        const GatheredRows<T> xr = gathered_rows(x, index, index_copy, m);
         require_2d(w, "W");
         require_2d(delta, "delta");
         if (cols(w) != cols(x) || rows(delta) != m || cols(delta) != rows(w))

@@ -115,7 +115,8 @@ T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o
     }
     // X is checked for NaN/inf here, a mini-batch at a time, instead of by a pass over all of it before every epoch
     // (1.5-3.5% of an epoch at the benchmark's sizes): a gathered row while it is still in L1, a batch read in place
-    // just before the forward pass reads it, a chunked batch a chunk at a time (full_batch.cpp). An error undoes the
+    // just before the forward pass reads it, a chunked batch a chunk at a time (full_batch.cpp), a small split step's
+    // batch from its forward products (unit_split.cpp). An error undoes the
     // batches before it, like a divergence. With gradient averaging, one rank must not stop alone mid-epoch (the
     // others would wait in the reduction): there all of X is checked first.
     // The error names the lowest bad row of all of X, whichever batch met one first (a second look, on the way
@@ -135,7 +136,7 @@ T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o
         const bool chunked = chunked_batches && (m == batch || last_chunked);
         bool x_finite = true;
         if (split_team > 0) {
-            // the split step gathers and checks its rows itself
+            // the split step gathers (or reads in place) and checks its rows itself
         } else if (rows && !chunked) {
             std::atomic<bool> finite{true};
             on_team(omp_threads(), std::ptrdiff_t(m) * d > kParallelMinElements, [&](int id, int team) {

@@ -42,11 +42,13 @@ constexpr int kWideUnits = 256;
 constexpr int kWideMaxRows = 512;
 
 // Steps of up to this many rows read them where they lie, with the gathered products (gathered_products.h), when
-// the thread's rows of W1 take at most kGatheredMaxWeightBytes (so that they stay in its core's 1 MiB L2 from one
-// product to the next: the kernels have no cache blocking of their own). Measured on the 2-core VM, median epoch
-// time over alternating processes, gathered products ÷ gather + BLAS: batch 32, H 64: 0.84–0.89 (3 pairs); batch
-// 32, H 256 (400 KiB a thread): 0.83–0.84; batch 16, H 64: 0.86–0.94; but batch 32, H 1024 (1.6 MiB a thread):
-// 0.99–1.18; batch 64, H 256: 1.11–1.14; batch 64, H 1024: 1.16–1.20.
+// the thread's rows of W1 take at most kGatheredMaxWeightBytes (so that they stay in its core's L2 cache from one
+// product to the next: the kernels have no cache blocking of their own). Measured on the 2-core AMD EPYC VM (1 MiB
+// of L2 a core; float32, shuffled), median epoch time over alternating processes, gathered products ÷
+// gather + BLAS: batch 32, H 64: 0.84–0.89 (3 pairs); batch 32, H 256 (392 KiB a thread): 0.83–0.84; batch 16,
+// H 64: 0.86–0.94; but batch 32, H 1024 (1.53 MiB a thread): 0.99–1.18; batch 64, H 256: 1.11–1.14; batch 64,
+// H 1024: 1.16–1.20. float64, batch 32, H 64: 0.90–0.93. In-order batches (no gather to leave out, only the
+// packing), batch 32, H 64: 0.85–0.92 (6 pairs).
 constexpr int kGatheredMaxRows = 32;
 constexpr std::size_t kGatheredMaxWeightBytes = std::size_t(512) << 10;
 

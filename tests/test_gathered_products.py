@@ -1,16 +1,17 @@
 """The gathered products (cpp/gathered_products.h), which the split step of a small mini-batch runs on the rows of X
 where they lie: against their NumPy twins in float64 and float32 over every remainder of their register tiles (rows
-modulo 3, units modulo 4, columns modulo the 8- and 32-float blocks), rows by index and in order, repeated and
-out-of-order rows, strided W and delta inside the split step; bad arguments raise; and, through the network, a bad
-value in X is still named by its row while a row whose products only overflow is not taken for one."""
+modulo 3, units modulo 4, columns modulo the vectors and 4-vector blocks of either dtype), rows by index and in
+order, repeated and out-of-order rows; bad arguments raise, an index that shares memory with W cannot steer the
+update; and, through the network, a bad value in X is still named by its row while a row whose products only
+overflow is not taken for one."""
 import numpy as np
 import pytest
 
 import fastmlp
 from fastmlp import _core, reference as ref
 
-# rows m: 1..7 (3-row tiles and their remainders); units h: 1..9 (4-unit tiles); columns d: below, at and past the
-# 8- and 32-value blocks of both dtypes, and the benchmark's 784
+# rows m: 1..7 (3-row tiles and their remainders); units h: 1..9 (4-unit tiles); columns d: below, at and past a
+# vector and a block of 4 vectors (float32: 8 and 32 values, float64: 4 and 16), and the benchmark's 784
 SHAPES = [(1, 1, 1), (2, 5, 7), (3, 4, 8), (4, 3, 9), (5, 6, 31), (6, 7, 32), (7, 8, 33), (7, 9, 47), (32, 32, 784),
           (17, 13, 100)]
 
@@ -82,10 +83,30 @@ def test_bad_arguments_raise():
         _core.gathered_weight_update(W, delta[:3].copy(), X, rows, 1.0)
     with pytest.raises(ValueError, match="share memory"):
         _core.gathered_weight_update(X, np.ones((4, X.shape[0]), np.float32), X, rows, 1.0)
+    buffer = np.zeros(delta.size + W.size, np.float32)
+    with pytest.raises(ValueError, match="share memory"):  # W's last values are delta's first
+        _core.gathered_weight_update(buffer[:W.size].reshape(W.shape), buffer[W.size - 1:][:delta.size].reshape(
+            delta.shape), X, rows, 1.0)
+    # side by side in one buffer, sharing no byte: accepted
+    _core.gathered_weight_update(buffer[:W.size].reshape(W.shape), buffer[W.size:].reshape(delta.shape), X, rows, 1.0)
+    with pytest.raises(ValueError, match="share memory"):  # W a part of X
+        _core.gathered_weight_update(X[1:4], np.ones((4, 3), np.float32), X, rows, 1.0)
     frozen = W.copy()
     frozen.flags.writeable = False
     with pytest.raises(ValueError):
         _core.gathered_weight_update(frozen, delta, X, rows, 1.0)
+
+
+def test_an_index_in_ws_own_memory_is_read_before_the_update_changes_it():
+    """rows viewing the same bytes as W: the update writes W while it still goes on reading rows of X by index."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((5, 40))
+    W = np.zeros((3, 40))
+    rows = W.reshape(-1)[:4].view(np.int64)  # four zeros: valid indices, until the update writes W
+    want = W.copy()
+    ref.gathered_weight_update(want, np.ones((4, 3)), X, np.zeros(4, np.int64), 1e30)
+    _core.gathered_weight_update(W, np.ones((4, 3)), X, rows, 1e30)
+    np.testing.assert_allclose(W, want, rtol=1e-12)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
