@@ -72,7 +72,10 @@ void Network<T>::ensure_capacity(int rows, int hidden_rows, int chunk_rows, int 
     unit_grad_offset_ = take(width);
     delta_sums_offset_ = take(width);
     thread_sums_offset_ = take(std::ptrdiff_t(thread_capacity_) * whole_cache_lines<T>(width));
-    split_stride_ = whole_cache_lines<T>(std::ptrdiff_t(rows) * layout_.sizes[0]) +
+    // No copies of the batch where every split step the workspace fits reads its rows in place; a step on a
+    // smaller team than asked for then reads them in place too (unit_split_sgd_step).
+    split_copies_ = split_team > 1 && !unit_split_gathers(rows, split_team);
+    split_stride_ = (split_copies_ ? whole_cache_lines<T>(std::ptrdiff_t(rows) * layout_.sizes[0]) : 0) +
                     whole_cache_lines<T>(std::ptrdiff_t(rows) * k);
     split_offset_ = offset;
     offset += std::max(split_team - 1, 0) * split_stride_;

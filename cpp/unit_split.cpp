@@ -70,6 +70,14 @@ void prefetch_rows(const T* x, const std::int64_t* rows, std::ptrdiff_t first, i
 }  // namespace
 
 template <typename T>
+bool Network<T>::unit_split_gathers(int rows, int team) const {
+    const int blocks = unit_blocks(layout_.sizes[1]);
+    const int h_own_max = std::min(layout_.sizes[1], (blocks + team - 1) / team * kUnitBlock);  // the largest share
+    return rows <= kGatheredMaxRows &&
+           std::size_t(h_own_max) * std::size_t(layout_.sizes[0]) * sizeof(T) <= kGatheredMaxWeightBytes;
+}
+
+template <typename T>
 int Network<T>::unit_split_team(int batch, int threads) const {
     if (!kGemmPerThread || threads < 2 || layout_.n_layers != 2 || sparse() || layout_.transposed[1]) return 0;
     const bool wide = layout_.sizes[1] >= kWideUnits * threads && batch <= kWideMaxRows;
@@ -126,9 +134,9 @@ bool Network<T>::unit_split_sgd_step(const T* x, const std::int64_t* rows, std::
         // Small mini-batches are read where they lie, by the gathered products (see kGatheredMaxRows). Otherwise
         // each thread gathers the whole mini-batch into a copy of its own: a copy shared by the threads would have
         // each core write rows that the other's products had just read, every line a cross-core transfer.
-        const int h_own_max = std::min(h_all, (blocks + team - 1) / team * kUnitBlock);  // alike on every thread
-        const bool gathered =
-            m <= kGatheredMaxRows && std::size_t(h_own_max) * d * sizeof(T) <= kGatheredMaxWeightBytes;
+        // Alike on every thread; in place also where the workspace holds no copies (a smaller team than asked for
+        // can give each thread more units than the workspace was laid out for).
+        const bool gathered = !split_copies_ || unit_split_gathers(m, team);
         T* batch_x = id == 0 ? work_.data() + batch_x_offset_ : split_x(id);
         const T* xb = rows && !gathered ? batch_x : x + first * d;
         const GatheredRows<T> x_rows{rows ? x : xb, rows ? rows + first : nullptr, d};
@@ -213,6 +221,8 @@ bool Network<T>::unit_split_sgd_step(const T* x, const std::int64_t* rows, std::
 
 template int Network<float>::unit_split_team(int, int) const;
 template int Network<double>::unit_split_team(int, int) const;
+template bool Network<float>::unit_split_gathers(int, int) const;
+template bool Network<double>::unit_split_gathers(int, int) const;
 template bool Network<float>::unit_split_sgd_step(const float*, const std::int64_t*, std::ptrdiff_t, int,
                                                   const float*, int, float, float&, int);
 template bool Network<double>::unit_split_sgd_step(const double*, const std::int64_t*, std::ptrdiff_t, int,

@@ -2,8 +2,9 @@
 team of threads that own blocks of hidden units (cpp/unit_split.cpp): every output and loss, every hidden
 activation, hidden widths that are and are not multiples of the 16-unit blocks, 2 and 3 threads, shuffled and
 in-order batches with a smaller last one, float64 and float32, against the NumPy reference; NaN/inf in X, a bad
-label and a divergence undo the epoch as on every other path; the path is the one taken (its per-thread copies of
-the batch are in the workspace); and the built core still holds the prefetch of the next batch's rows."""
+label and a divergence undo the epoch as on every other path; the path is the one taken (its per-thread partial
+outputs, and its copies of the batch where it does not read the batch in place, are in the workspace); and the
+built core still holds the prefetch of the next batch's rows."""
 import platform
 import re
 import shutil
@@ -18,6 +19,8 @@ from fastmlp import reference as ref
 MAX_SPLIT_ROWS = 64    # kUnitSplitMaxRows: mini-batches up to this many rows take the split step
 WIDE_UNITS = 256       # kWideUnits: ... and up to kWideMaxRows when each thread owns at least this many hidden units
 WIDE_MAX_ROWS = 512
+GATHERED_MAX_ROWS = 32          # kGatheredMaxRows and kGatheredMaxWeightBytes: steps read the batch in place
+GATHERED_MAX_WEIGHT_BYTES = 512 * 1024
 
 OUTPUTS = [dict(), dict(output="sigmoid", loss="binary_cross_entropy"), dict(output="identity"),
            dict(output="sigmoid", loss="squared_error"), dict(output="softmax", loss="squared_error")]
@@ -30,9 +33,15 @@ def targets(rng, net, n):
 
 
 def split_buffers_bytes(net, batch, n_threads):
-    """What the split step adds to the workspace: threads 1.. each keep a copy of the batch and a partial output."""
-    d, k = net.layer_sizes[0], net.layer_sizes[-1]
-    return (n_threads - 1) * batch * (d + k) * np.dtype(net.dtype).itemsize
+    """What the split step adds to the workspace: threads 1.. each keep a partial output, and a copy of the batch
+    unless the step reads the batch in place (gathered_products.h: up to 32 rows while a thread's rows of W1 take at
+    most 512 KiB)."""
+    d, h, k = net.layer_sizes
+    itemsize = np.dtype(net.dtype).itemsize
+    blocks = -(-h // 16)                                  # 16-unit blocks, shared out whole
+    units = min(h, -(-blocks // n_threads) * 16)          # the largest thread's share
+    in_place = batch <= GATHERED_MAX_ROWS and units * d * itemsize <= GATHERED_MAX_WEIGHT_BYTES
+    return (n_threads - 1) * batch * (k if in_place else d + k) * itemsize
 
 
 def assert_two_epochs_match_the_reference(config, dtype, n, batch, shuffle, data_seed):
@@ -92,6 +101,11 @@ def test_the_split_step_is_the_path_taken_and_only_where_it_applies(threads):
         assert extra_bytes(n_threads, batch) == split_buffers_bytes(net, batch, team), (n_threads, batch)
     # 4 blocks of units on 3 threads: 2 + 2 on a team of 2, none left idle
     assert extra_bytes(3, 32, sizes=(32, 64, 16)) == split_buffers_bytes(net, 32, 2)
+    # past 512 KiB of W1 rows a thread (4112 units of 32 inputs), 32 rows are copied again
+    big = (32, 8224, 16)
+    assert split_buffers_bytes(fastmlp.Network(big), 32, 2) == 32 * (32 + 16) * 4
+    assert extra_bytes(2, 32, sizes=big) == split_buffers_bytes(fastmlp.Network(big), 32, 2)
+    assert extra_bytes(2, 32, sizes=(32, 8192, 16)) == 32 * 16 * 4  # exactly 512 KiB: in place
     assert extra_bytes(1, 32) == 0
     assert extra_bytes(2, MAX_SPLIT_ROWS + 1) == 0
     assert extra_bytes(2, 32, sizes=(32, 16, 16)) == 0          # one block of hidden units
