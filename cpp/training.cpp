@@ -116,9 +116,9 @@ T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o
     // X is checked for NaN/inf here, a mini-batch at a time, instead of by a pass over all of it before every epoch
     // (1.5-3.5% of an epoch at the benchmark's sizes): a gathered row while it is still in L1, a batch read in place
     // just before the forward pass reads it, a chunked batch a chunk at a time (full_batch.cpp), a small split step's
-    // batch from its forward products (unit_split.cpp). An error undoes the
-    // batches before it, like a divergence. With gradient averaging, one rank must not stop alone mid-epoch (the
-    // others would wait in the reduction): there all of X is checked first.
+    // batch from its forward products (unit_split.cpp). An error undoes the batches before it, like a divergence.
+    // With gradient averaging, one rank must not stop alone mid-epoch (the others would wait in the reduction):
+    // there all of X is checked first.
     // The error names the lowest bad row of all of X, whichever batch met one first (a second look, on the way
     // to the error only).
     const std::string restored = "; parameters were restored to the start of the epoch";
