@@ -1,6 +1,7 @@
 #include "build_info.h"
 
 #include "blas.h"
+#include "gathered_products.h"
 #include "parallel.h"
 
 #ifndef FASTMLP_CXX_FLAGS
@@ -34,6 +35,8 @@ std::map<std::string, std::string> build_info() {
     info["cxx_flags"] = FASTMLP_CXX_FLAGS;
     info["build_type"] = FASTMLP_BUILD_TYPE;
     info["threads"] = std::to_string(get_num_threads());
+    // The vector width of the small-batch split step's own kernels on this CPU (64: AVX-512).
+    info["gathered_vector_bytes"] = std::to_string(gathered_vector_bytes());
     return info;
 }
 

@@ -2,11 +2,13 @@
 // data set, picked out by index: neither a gather into a batch buffer nor a BLAS packing copy in between.
 // Why: in the split step of a 784-64-10 network at batch 32 (unit_split.cpp, 32 hidden units a thread), each
 // thread gathered the 32 rows (5.2 µs a step), then OpenBLAS packed them again for each of the two products, and
-// its forward product ran at 85 GFLOP/s on the short sides (m = h = 32). These kernels reach 105-110 GFLOP/s on
-// one core there (AVX2 FMAs, K-contiguous dot products in registers; the core's FMA peak is ~121) and leave out
-// both copies (measured on the 2-core AMD EPYC VM; benchmarks/README.md, "Where an epoch's time goes"). Only for
-// shapes whose weight rows stay in a core's L2 cache: there is no cache blocking here, larger products go to the
-// BLAS.
+// its forward product ran at 76-85 GFLOP/s on the short sides (m = h = 32). These kernels, K-contiguous dot products
+// in registers, leave out both copies and run in the widest vectors the CPU has: 256 bits (AVX2 FMAs: 105-110
+// GFLOP/s on one core there, the core's AVX2 FMA peak being ~121) or, on an AVX-512 CPU, 512 bits (measured on the
+// same Zen 5 VM, whose OpenBLAS is pinned to its AVX2 kernels by OPENBLAS_CORETYPE=Haswell, one core: forward
+// 165-175 GFLOP/s and update ~200 at m = h = 32; at m = h = 128, forward 148-166 and update 143-162 against
+// OpenBLAS's 96-103 with the gather and 108). Only for shapes whose weight rows stay in a core's L2 cache: there
+// is no cache blocking here, larger products go to the BLAS (thresholds in unit_split.cpp).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -25,134 +27,204 @@ struct GatheredRows {
     const T* operator[](int t) const { return x + (rows ? rows[t] : std::int64_t(t)) * std::ptrdiff_t(d); }
 };
 
+// The widest vectors, in bytes, the kernels below run in on this CPU: 64 (AVX-512: x86-64-v4, in builds with the
+// SIMD clones) or 32 (AVX2's 256 bits; two SSE2 registers on an older x86-64, the compiler's baseline elsewhere).
+inline int gathered_vector_bytes() {
+#ifdef FASTMLP_HAS_SIMD_CLONES
+    static const int bytes = __builtin_cpu_supports("x86-64-v4") ? 64 : 32;
+    return bytes;
+#else
+    return 32;
+#endif
+}
+
 namespace gathered_detail {
 
-// 32 bytes: eight floats or four doubles, one AVX2 register (two SSE2 ones in the baseline build).
-constexpr int kVectorBytes = 32;
-template <typename T>
-using Vector __attribute__((vector_size(kVectorBytes))) = T;
-template <typename T>
-constexpr int kVectorLanes = int(kVectorBytes / sizeof(T));
+// The helpers below pass vectors by value but are always inlined into the kernel of one width, so GCC's note that
+// a 64-byte vector argument's ABI depends on AVX-512 concerns no call that exists.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+// B bytes: 8 floats or 4 doubles at B = 32, 16 or 8 at B = 64.
+template <int B, typename T>
+using Vector __attribute__((vector_size(B))) = T;
+template <int B, typename T>
+constexpr int kLanes = int(B / sizeof(T));
 
 // Unaligned loads and stores: a row of X starts wherever the data set's rows fall. (Through a copy of the vector
 // type aligned like T; a memcpy gave integer-domain moves and a 5-10% slower forward product.)
-template <typename T>
-using UnalignedVector __attribute__((vector_size(kVectorBytes), aligned(alignof(T)))) = T;
-template <typename T>
-__attribute__((always_inline)) inline Vector<T> load(const T* p) {
-    return *reinterpret_cast<const UnalignedVector<T>*>(p);
+template <int B, typename T>
+using UnalignedVector __attribute__((vector_size(B), aligned(alignof(T)))) = T;
+template <int B, typename T>
+__attribute__((always_inline)) inline Vector<B, T> load(const T* p) {
+    return *reinterpret_cast<const UnalignedVector<B, T>*>(p);
 }
-template <typename T>
-__attribute__((always_inline)) inline void store(T* p, Vector<T> v) {
-    *reinterpret_cast<UnalignedVector<T>*>(p) = v;
+template <int B, typename T>
+__attribute__((always_inline)) inline void store(T* p, Vector<B, T> v) {
+    *reinterpret_cast<UnalignedVector<B, T>*>(p) = v;
 }
-// Σ of a vector's lanes: its two 16-byte halves added as vectors first (vextractf128 + one add, where AVX2 has
-// them), then the lanes of that.
-template <typename T>
-__attribute__((always_inline)) inline T lane_sum(Vector<T> v) {
-    using Half __attribute__((vector_size(kVectorBytes / 2))) = T;
-    Half low, high;
-    std::memcpy(&low, &v, sizeof low);
-    std::memcpy(&high, reinterpret_cast<const char*>(&v) + sizeof low, sizeof high);
-    const Half sum = low + high;
-    T s = sum[0];
-    for (int l = 1; l < kVectorLanes<T> / 2; ++l) s += sum[l];
-    return s;
+// Σ of a vector's lanes: its two halves added as vectors (vextract + one add), down to 16 bytes, then the lanes.
+// (Lane by lane from 64 bytes made the AVX-512 forward product 30-40% slower at m = h = 32.)
+template <int B, typename T>
+__attribute__((always_inline)) inline T lane_sum(Vector<B, T> v) {
+    if constexpr (B > 16) {
+        Vector<B / 2, T> low, high;
+        std::memcpy(&low, &v, sizeof low);
+        std::memcpy(&high, reinterpret_cast<const char*>(&v) + sizeof low, sizeof high);
+        return lane_sum<B / 2, T>(low + high);
+    } else {
+        T s = v[0];
+        for (int l = 1; l < kLanes<B, T>; ++l) s += v[l];
+        return s;
+    }
 }
 
-// Register tiles of 12 accumulators, which leave AVX2's 16 registers room for the operands (one of them straight
-// from memory, as the FMA's last argument; the AVX-512 clone has 32 registers, but runs the same 8-float tiles): the forward product holds kRows rows of X × kUnits rows of W, the update
-// kUpdateUnits units × kUpdateVectors vectors of a row of W. Each shape the fastest measured at m = h = 32, d = 784
-// on the VM (one core, median µs): forward 3×4: 14.8, 4×3: 15.4, 5×2: 25.8, 6×2: 26.2; update 3×4: 14.9, 4×3:
-// 15.3, 4×2: 16.9, 6×2: 17.2, 2×4: 17.8.
-constexpr int kRows = 3, kUnits = 4;
-constexpr int kUpdateUnits = 3, kUpdateVectors = 4;
+// Register tiles: the forward product holds rows × units accumulators (rows of X × rows of W), the update units ×
+// vectors (units × vectors of a row of W). Each shape the fastest measured on the VM (one core, float32, d = 784,
+// median µs). 256 bits, 12 accumulators that leave AVX2's 16 registers room for the operands, at m = h = 32:
+// forward 3×4: 14.8, 4×3: 15.4, 5×2: 25.8, 6×2: 26.2; update 3×4: 14.9, 4×3: 15.3, 4×2: 16.9, 6×2: 17.2, 2×4: 17.8.
+// 512 bits, 32 registers, at m = h = 32 and 128: forward 6×4: 9.2-9.7 and 155-174, 4×4: 10.5-11.2 and 163-167,
+// 5×4: 10.2-12.7 and 148-173, 3×4: 20.4 and 329-333, 8×2, 2×8, 3×8 and 8×3: 16-22 and 301-345; update 4×4: 8.0 and
+// 158-180, 4×6: 7.8-8.0 and 161-176, 6×4: 8.3-8.5 and 161-168, 3×4: 9.2-9.3 and 170-197, 3×8: 10.0 and 214-240.
+template <int B>
+struct Tiles;
+template <>
+struct Tiles<32> {
+    static constexpr int rows = 3, units = 4, update_units = 3, update_vectors = 4;
+};
+template <>
+struct Tiles<64> {
+    static constexpr int rows = 6, units = 4, update_units = 4, update_vectors = 4;
+};
 
-// Columns [k0, k0 + V·L) of the update below, all units. Inlined into each of the update's clones.
-template <int V, typename T>
-__attribute__((always_inline)) inline void gathered_update_columns(T* w, const T* delta, GatheredRows<T> x, T alpha,
-                                                                   int m, int h, int ldw, int ldd, int k0) {
-    constexpr int L = kVectorLanes<T>;
-    for (int u0 = 0; u0 < h; u0 += kUpdateUnits) {
-        int us[kUpdateUnits];
-        for (int j = 0; j < kUpdateUnits; ++j) us[j] = u0 + j < h ? u0 + j : h - 1;
-        Vector<T> acc[kUpdateUnits][V] = {};
-        for (int t = 0; t < m; ++t) {
-            const T* xt = x[t] + k0;
-            const T* dt = delta + std::ptrdiff_t(t) * ldd;
-            Vector<T> xv[V];
-            for (int v = 0; v < V; ++v) xv[v] = load(xt + v * L);
-            for (int j = 0; j < kUpdateUnits; ++j) {
-                const Vector<T> c = Vector<T>{} + dt[us[j]];
-                for (int v = 0; v < V; ++v) acc[j][v] += c * xv[v];
+// z (m, h; rows ldz apart) = X[rows] (m, d) · Wᵀ, W (h, d) with rows ldw apart: z[t][u] = x_t · w_u.
+// A tile past the last row or unit repeats the last one and stores nothing of it.
+template <int B, typename T>
+__attribute__((always_inline)) inline void dense_forward(T* z, GatheredRows<T> x, const T* w, int m, int h, int ldz,
+                                                         int ldw) {
+    constexpr int L = kLanes<B, T>, R = Tiles<B>::rows, U = Tiles<B>::units;
+    const int d = x.d, d_vectors = d / L * L;
+    for (int t0 = 0; t0 < m; t0 += R) {
+        const T* xr[R];
+        for (int i = 0; i < R; ++i) xr[i] = x[t0 + i < m ? t0 + i : m - 1];
+        for (int u0 = 0; u0 < h; u0 += U) {
+            const T* wr[U];
+            for (int j = 0; j < U; ++j) wr[j] = w + std::ptrdiff_t(u0 + j < h ? u0 + j : h - 1) * ldw;
+            Vector<B, T> acc[R][U] = {};
+            for (int k = 0; k < d_vectors; k += L) {
+                Vector<B, T> wv[U];
+                for (int j = 0; j < U; ++j) wv[j] = load<B>(wr[j] + k);
+                for (int i = 0; i < R; ++i) {
+                    const Vector<B, T> xv = load<B>(xr[i] + k);
+                    for (int j = 0; j < U; ++j) acc[i][j] += xv * wv[j];
+                }
             }
-        }
-        for (int j = 0; j < kUpdateUnits && u0 + j < h; ++j) {
-            T* wu = w + std::ptrdiff_t(u0 + j) * ldw + k0;
-            for (int v = 0; v < V; ++v) store<T>(wu + v * L, load(wu + v * L) + alpha * acc[j][v]);
+            // All sums first, in loops of constant length that unroll: the accumulators stay in registers.
+            T sums[R][U];
+            for (int i = 0; i < R; ++i)
+                for (int j = 0; j < U; ++j) sums[i][j] = lane_sum<B, T>(acc[i][j]);
+            for (int k = d_vectors; k < d; ++k)
+                for (int i = 0; i < R; ++i)
+                    for (int j = 0; j < U; ++j) sums[i][j] += xr[i][k] * wr[j][k];
+            for (int i = 0; i < R && t0 + i < m; ++i)
+                for (int j = 0; j < U && u0 + j < h; ++j) z[std::ptrdiff_t(t0 + i) * ldz + u0 + j] = sums[i][j];
         }
     }
 }
 
-}  // namespace gathered_detail
-
-// z (m, h; rows ldz apart) = X[rows] (m, d) · Wᵀ, W (h, d) with rows ldw apart: z[t][u] = x_t · w_u.
-// A tile past the last row or unit repeats the last one and stores nothing of it.
-template <typename T>
-FASTMLP_SIMD_CLONES void gathered_dense_forward(T* z, GatheredRows<T> x, const T* w, int m, int h, int ldz,
-                                                int ldw) {
-    using namespace gathered_detail;
-    constexpr int L = kVectorLanes<T>;
-    const int d = x.d, d_vectors = d / L * L;
-    for (int t0 = 0; t0 < m; t0 += kRows) {
-        const T* xr[kRows];
-        for (int i = 0; i < kRows; ++i) xr[i] = x[t0 + i < m ? t0 + i : m - 1];
-        for (int u0 = 0; u0 < h; u0 += kUnits) {
-            const T* wr[kUnits];
-            for (int j = 0; j < kUnits; ++j) wr[j] = w + std::ptrdiff_t(u0 + j < h ? u0 + j : h - 1) * ldw;
-            Vector<T> acc[kRows][kUnits] = {};
-            for (int k = 0; k < d_vectors; k += L) {
-                Vector<T> wv[kUnits];
-                for (int j = 0; j < kUnits; ++j) wv[j] = load(wr[j] + k);
-                for (int i = 0; i < kRows; ++i) {
-                    const Vector<T> xv = load(xr[i] + k);
-                    for (int j = 0; j < kUnits; ++j) acc[i][j] += xv * wv[j];
-                }
+// Columns [k0, k0 + V·L) of the update below, all units.
+template <int B, int V, typename T>
+__attribute__((always_inline)) inline void weight_update_columns(T* w, const T* delta, GatheredRows<T> x, T alpha,
+                                                                 int m, int h, int ldw, int ldd, int k0) {
+    constexpr int L = kLanes<B, T>, U = Tiles<B>::update_units;
+    for (int u0 = 0; u0 < h; u0 += U) {
+        int us[U];
+        for (int j = 0; j < U; ++j) us[j] = u0 + j < h ? u0 + j : h - 1;
+        Vector<B, T> acc[U][V] = {};
+        for (int t = 0; t < m; ++t) {
+            const T* xt = x[t] + k0;
+            const T* dt = delta + std::ptrdiff_t(t) * ldd;
+            Vector<B, T> xv[V];
+            for (int v = 0; v < V; ++v) xv[v] = load<B>(xt + v * L);
+            for (int j = 0; j < U; ++j) {
+                const Vector<B, T> c = Vector<B, T>{} + dt[us[j]];
+                for (int v = 0; v < V; ++v) acc[j][v] += c * xv[v];
             }
-            // All sums first, in loops of constant length that unroll: the accumulators stay in registers.
-            T sums[kRows][kUnits];
-            for (int i = 0; i < kRows; ++i)
-                for (int j = 0; j < kUnits; ++j) sums[i][j] = lane_sum<T>(acc[i][j]);
-            for (int k = d_vectors; k < d; ++k)
-                for (int i = 0; i < kRows; ++i)
-                    for (int j = 0; j < kUnits; ++j) sums[i][j] += xr[i][k] * wr[j][k];
-            for (int i = 0; i < kRows && t0 + i < m; ++i)
-                for (int j = 0; j < kUnits && u0 + j < h; ++j) z[std::ptrdiff_t(t0 + i) * ldz + u0 + j] = sums[i][j];
+        }
+        for (int j = 0; j < U && u0 + j < h; ++j) {
+            T* wu = w + std::ptrdiff_t(u0 + j) * ldw + k0;
+            for (int v = 0; v < V; ++v) store<B, T>(wu + v * L, load<B>(wu + v * L) + alpha * acc[j][v]);
         }
     }
 }
 
 // Backward of z = X[rows]·Wᵀ with respect to W, added in place: W (h, d; rows ldw apart) += alpha · δᵀ·X[rows],
 // δ (m, h) with rows ldd apart: w_u += alpha · Σ_t δ[t][u] · x_t. With alpha = −ρ this is the SGD step itself.
-// Columns of W outermost: a block of each row of X, 4 vectors (128 bytes) of each of the m rows, stays in L1 for
-// every unit.
-template <typename T>
-FASTMLP_SIMD_CLONES void gathered_weight_update(T* w, const T* delta, GatheredRows<T> x, T alpha, int m, int h,
-                                                int ldw, int ldd) {
-    using namespace gathered_detail;
-    constexpr int L = kVectorLanes<T>;
+// Columns of W outermost: a block of each row of X (4 vectors of each of the m rows) stays in L1 for every unit.
+template <int B, typename T>
+__attribute__((always_inline)) inline void weight_update(T* w, const T* delta, GatheredRows<T> x, T alpha, int m,
+                                                         int h, int ldw, int ldd) {
+    constexpr int L = kLanes<B, T>, V = Tiles<B>::update_vectors;
     const int d = x.d;
-    // Whole blocks of kUpdateVectors vectors, then single vectors, then the last d % L columns one by one.
+    // Whole blocks of V vectors, then single vectors, then the last d % L columns one by one.
     int k0 = 0;
-    for (; d - k0 >= kUpdateVectors * L; k0 += kUpdateVectors * L)
-        gathered_update_columns<kUpdateVectors>(w, delta, x, alpha, m, h, ldw, ldd, k0);
-    for (; d - k0 >= L; k0 += L) gathered_update_columns<1>(w, delta, x, alpha, m, h, ldw, ldd, k0);
+    for (; d - k0 >= V * L; k0 += V * L) weight_update_columns<B, V>(w, delta, x, alpha, m, h, ldw, ldd, k0);
+    for (; d - k0 >= L; k0 += L) weight_update_columns<B, 1>(w, delta, x, alpha, m, h, ldw, ldd, k0);
     for (; k0 < d; ++k0)
         for (int u = 0; u < h; ++u) {
             T s = T(0);
             for (int t = 0; t < m; ++t) s += delta[std::ptrdiff_t(t) * ldd + u] * x[t][k0];
             w[std::ptrdiff_t(u) * ldw + k0] += alpha * s;
         }
+}
+
+#pragma GCC diagnostic pop
+
+// The kernels of each width, compiled once each: 32 bytes in the element-wise clones (AVX-512VL, AVX2+FMA and the
+// baseline), 64 bytes for AVX-512 only.
+template <typename T>
+FASTMLP_SIMD_CLONES void dense_forward_256(T* z, GatheredRows<T> x, const T* w, int m, int h, int ldz, int ldw) {
+    dense_forward<32>(z, x, w, m, h, ldz, ldw);
+}
+template <typename T>
+FASTMLP_SIMD_CLONES void weight_update_256(T* w, const T* delta, GatheredRows<T> x, T alpha, int m, int h, int ldw,
+                                           int ldd) {
+    weight_update<32>(w, delta, x, alpha, m, h, ldw, ldd);
+}
+#ifdef FASTMLP_HAS_SIMD_CLONES
+template <typename T>
+__attribute__((target("arch=x86-64-v4"))) void dense_forward_512(T* z, GatheredRows<T> x, const T* w, int m, int h,
+                                                                  int ldz, int ldw) {
+    dense_forward<64>(z, x, w, m, h, ldz, ldw);
+}
+template <typename T>
+__attribute__((target("arch=x86-64-v4"))) void weight_update_512(T* w, const T* delta, GatheredRows<T> x, T alpha,
+                                                                  int m, int h, int ldw, int ldd) {
+    weight_update<64>(w, delta, x, alpha, m, h, ldw, ldd);
+}
+#endif
+
+}  // namespace gathered_detail
+
+// z (m, h; rows ldz apart) = X[rows] (m, d) · Wᵀ, W (h, d) with rows ldw apart, in vectors of vector_bytes
+// (gathered_vector_bytes(): the widest the CPU has; 64 only where it has them).
+template <typename T>
+void gathered_dense_forward(T* z, GatheredRows<T> x, const T* w, int m, int h, int ldz, int ldw,
+                            int vector_bytes = gathered_vector_bytes()) {
+#ifdef FASTMLP_HAS_SIMD_CLONES
+    if (vector_bytes == 64) return gathered_detail::dense_forward_512(z, x, w, m, h, ldz, ldw);
+#endif
+    gathered_detail::dense_forward_256(z, x, w, m, h, ldz, ldw);
+}
+
+// W (h, d; rows ldw apart) += alpha · δᵀ·X[rows], δ (m, h) with rows ldd apart, in vectors of vector_bytes.
+template <typename T>
+void gathered_weight_update(T* w, const T* delta, GatheredRows<T> x, T alpha, int m, int h, int ldw, int ldd,
+                            int vector_bytes = gathered_vector_bytes()) {
+#ifdef FASTMLP_HAS_SIMD_CLONES
+    if (vector_bytes == 64) return gathered_detail::weight_update_512(w, delta, x, alpha, m, h, ldw, ldd);
+#endif
+    gathered_detail::weight_update_256(w, delta, x, alpha, m, h, ldw, ldd);
 }
 
 }  // namespace fastmlp

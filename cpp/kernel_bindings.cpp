@@ -94,6 +94,19 @@ GatheredRows<T> gathered_rows(const Array<T>& x, const std::optional<RowIndex>& 
     return {x.data(), copy.data(), cols(x)};
 }
 
+// The vector width a gathered kernel is asked to run in: None for the widest this CPU has (what the split step
+// uses), or 32 or 64 bytes where the CPU has them, so that the tests reach both widths on one machine.
+inline int gathered_vector_width(const std::optional<int>& requested) {
+    const int widest = gathered_vector_bytes();
+    if (!requested) return widest;
+    if (*requested != 32 && *requested != 64)
+        throw py::value_error("vector_bytes must be None, 32 or 64, not " + std::to_string(*requested));
+    if (*requested > widest)
+        throw py::value_error("vector_bytes=" + std::to_string(*requested) + ": this CPU (or build) has vectors of " +
+                              std::to_string(widest) + " bytes at most");
+    return *requested;
+}
+
 // Whether two arrays share any byte: an in-place update must not read what it writes.
 template <typename T>
 bool overlap(const Array<T>& a, const Array<T>& b) {
@@ -175,18 +188,22 @@ void bind_for(py::module_& m) {
                        n_in, n_out, transposed, false);
         return py::make_tuple(dw, db, dx);
     }, nc("dZ"), nc("X"), nc("W"), py::arg("transpose_w") = false);
-    m.def("gathered_dense_forward", [](const Array<T>& x, const std::optional<RowIndex>& index, const Array<T>& w) {
+    m.def("gathered_dense_forward", [](const Array<T>& x, const std::optional<RowIndex>& index, const Array<T>& w,
+                                       std::optional<int> vector_bytes) {
+        const int bytes = gathered_vector_width(vector_bytes);
         int m = 0;
         std::vector<std::int64_t> index_copy;
         const GatheredRows<T> xr = gathered_rows(x, index, index_copy, m);
         require_2d(w, "W");
         if (cols(w) != cols(x)) throw py::value_error("W (h, d) must have as many columns as X (n, d)");
         Array<T> z({py::ssize_t(m), py::ssize_t(rows(w))});
-        gathered_dense_forward(z.mutable_data(), xr, w.data(), m, rows(w), rows(w), cols(w));
+        gathered_dense_forward(z.mutable_data(), xr, w.data(), m, rows(w), rows(w), cols(w), bytes);
         return z;
-    }, nc("X"), py::arg("rows").noconvert(), nc("W"));
+    }, nc("X"), py::arg("rows").noconvert(), nc("W"), py::arg("vector_bytes") = py::none());
     m.def("gathered_weight_update", [](Array<T>& w, const Array<T>& delta, const Array<T>& x,
-                                       const std::optional<RowIndex>& index, double alpha) {
+                                       const std::optional<RowIndex>& index, double alpha,
+                                       std::optional<int> vector_bytes) {
+        const int bytes = gathered_vector_width(vector_bytes);
         int m = 0;
         std::vector<std::int64_t> index_copy;
         const GatheredRows<T> xr = gathered_rows(x, index, index_copy, m);
@@ -195,8 +212,9 @@ void bind_for(py::module_& m) {
         if (cols(w) != cols(x) || rows(delta) != m || cols(delta) != rows(w))
             throw py::value_error("W (h, d), delta (m, h) and X[rows] (m, d) do not fit together");
         if (overlap(w, x) || overlap(w, delta)) throw py::value_error("W must not share memory with X or delta");
-        gathered_weight_update(w.mutable_data(), delta.data(), xr, T(alpha), m, rows(w), cols(w), cols(delta));
-    }, nc("W"), nc("delta"), nc("X"), py::arg("rows").noconvert(), py::arg("alpha"));
+        gathered_weight_update(w.mutable_data(), delta.data(), xr, T(alpha), m, rows(w), cols(w), cols(delta), bytes);
+    }, nc("W"), nc("delta"), nc("X"), py::arg("rows").noconvert(), py::arg("alpha"),
+       py::arg("vector_bytes") = py::none());
     m.def("softmax_cross_entropy_forward", [](const Array<T>& z, const Array<T>& y) {
         require_same(z, y, "Z", "Y");
         auto probs = like(z);

@@ -21,6 +21,7 @@
 #if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && \
     !defined(FASTMLP_NO_SIMD_CLONES)
 #define FASTMLP_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define FASTMLP_HAS_SIMD_CLONES 1
 #else
 #define FASTMLP_SIMD_CLONES
 #endif

@@ -45,12 +45,21 @@ constexpr int kWideMaxRows = 512;
 // the thread's rows of W1 take at most kGatheredMaxWeightBytes (so that they stay in its core's L2 cache from one
 // product to the next: the kernels have no cache blocking of their own). Measured on the 2-core AMD EPYC VM (1 MiB
 // of L2 a core; float32, shuffled), median epoch time over alternating processes, gathered products ÷
-// gather + BLAS: batch 32, H 64: 0.84–0.89 (3 pairs); batch 32, H 256 (392 KiB a thread): 0.83–0.84; batch 16,
-// H 64: 0.86–0.94; but batch 32, H 1024 (1.53 MiB a thread): 0.99–1.18; batch 64, H 256: 1.11–1.14; batch 64,
-// H 1024: 1.16–1.20. float64, batch 32, H 64: 0.90–0.93. In-order batches (no gather to leave out, only the
-// packing), batch 32, H 64: 0.85–0.92 (6 pairs).
+// gather + BLAS. In 256-bit vectors (kGatheredMaxRows): batch 32, H 64: 0.84–0.89 (3 pairs); batch 32, H 256
+// (392 KiB a thread): 0.83–0.84; batch 16, H 64: 0.86–0.94; but batch 32, H 1024 (1.53 MiB a thread): 0.99–1.18;
+// batch 64, H 256: 1.11–1.14; batch 64, H 1024: 1.16–1.20. float64, batch 32, H 64: 0.90–0.93. In-order batches
+// (no gather to leave out, only the packing), batch 32, H 64: 0.85–0.92 (6 pairs). In 512-bit vectors
+// (kGatheredWideMaxRows; 2 runs each, against the step without them, which at batch 128+ and H 256 is the split
+// products path): batch 32, H 64: 0.62–0.64; batch 64, H 64: 0.56–0.66; batch 128, H 64: 0.73–0.77; batch 64,
+// H 256: 0.64–0.69; batch 128, H 256: 0.63–0.76; batch 256, H 256: 0.68–0.78; batch 512,
+// H 256: 0.63–0.77, H 128: 0.72–0.75; batch 1024, H 256: 0.79; batch 2048, H 256: 0.88–0.94 (not taken: not
+// measured enough). float64: batch 32, H 64: 0.55–0.57; batch 128, H 64: 0.69; batch 256, H 128: 0.72–0.79.
 constexpr int kGatheredMaxRows = 32;
+constexpr int kGatheredWideMaxRows = 1024;
 constexpr std::size_t kGatheredMaxWeightBytes = std::size_t(512) << 10;
+
+// The gathered products' row limit in the widest vectors this CPU has.
+int gathered_max_rows() { return gathered_vector_bytes() == 64 ? kGatheredWideMaxRows : kGatheredMaxRows; }
 
 int unit_blocks(int hidden) { return (hidden + kUnitBlock - 1) / kUnitBlock; }
 
@@ -73,15 +82,13 @@ template <typename T>
 bool Network<T>::unit_split_gathers(int rows, int team) const {
     const int blocks = unit_blocks(layout_.sizes[1]);
     const int h_own_max = std::min(layout_.sizes[1], (blocks + team - 1) / team * kUnitBlock);  // the largest share
-    return rows <= kGatheredMaxRows &&
+    return rows <= gathered_max_rows() &&
            std::size_t(h_own_max) * std::size_t(layout_.sizes[0]) * sizeof(T) <= kGatheredMaxWeightBytes;
 }
 
 template <typename T>
 int Network<T>::unit_split_team(int batch, int threads) const {
     if (!kGemmPerThread || threads < 2 || layout_.n_layers != 2 || sparse() || layout_.transposed[1]) return 0;
-    const bool wide = layout_.sizes[1] >= kWideUnits * threads && batch <= kWideMaxRows;
-    if (batch > kUnitSplitMaxRows && !wide) return 0;
 #ifdef _OPENMP
     if (omp_get_level() > 0) return 0;  // inside a caller's region: the step's barriers would bind to its team
 #endif
@@ -89,7 +96,9 @@ int Network<T>::unit_split_team(int batch, int threads) const {
     if (blocks < 2) return 0;
     // As many threads as share the blocks with none left idle: 4 blocks on 3 threads go 2 + 2 on 2.
     const int per_thread = (blocks + threads - 1) / threads;
-    return (blocks + per_thread - 1) / per_thread;
+    const int team = (blocks + per_thread - 1) / per_thread;
+    const bool wide = layout_.sizes[1] >= kWideUnits * threads && batch <= kWideMaxRows;
+    return batch <= kUnitSplitMaxRows || wide || unit_split_gathers(batch, team) ? team : 0;
 }
 
 // W ← W − ρ·∂E/∂W for the rows rows[first..first+m) of x (rows null: x's rows first..first+m) and their dense

@@ -1,19 +1,24 @@
 """The gathered products (cpp/gathered_products.h), which the split step of a small mini-batch runs on the rows of X
-where they lie: against their NumPy twins in float64 and float32 over every remainder of their register tiles (rows
-modulo 3, units modulo 4, columns modulo the vectors and 4-vector blocks of either dtype), rows by index and in
-order, repeated and out-of-order rows; bad arguments raise, an index that shares memory with W cannot steer the
-update; and, through the network, a bad value in X is still named by its row while a row whose products only
-overflow is not taken for one."""
+where they lie: against their NumPy twins in float64 and float32, in each vector width this CPU has (32 bytes, and
+64 on an AVX-512 CPU), over every remainder of their register tiles (rows modulo 3 and 6, units modulo 4, columns
+modulo the vectors and 4-vector blocks of either dtype and width), rows by index and in order, repeated and
+out-of-order rows; bad arguments raise, an index that shares memory with W cannot steer the update; and, through
+the network, a bad value in X is still named by its row while a row whose products only overflow is not taken for
+one."""
 import numpy as np
 import pytest
 
 import fastmlp
 from fastmlp import _core, reference as ref
 
-# rows m: 1..7 (3-row tiles and their remainders); units h: 1..9 (4-unit tiles); columns d: below, at and past a
-# vector and a block of 4 vectors (float32: 8 and 32 values, float64: 4 and 16), and the benchmark's 784
+WIDEST = int(fastmlp.build_info()["gathered_vector_bytes"])
+WIDTHS = [32, pytest.param(64, marks=pytest.mark.skipif(WIDEST < 64, reason="this CPU has no 512-bit vectors"))]
+
+# rows m: 1..13 (3- and 6-row tiles and their remainders); units h: 1..9 (4-unit tiles); columns d: below, at and
+# past a vector and a block of 4 vectors (float32: 8 and 32 values in 32-byte vectors, 16 and 64 in 64-byte ones;
+# float64 half as many), and the benchmark's 784
 SHAPES = [(1, 1, 1), (2, 5, 7), (3, 4, 8), (4, 3, 9), (5, 6, 31), (6, 7, 32), (7, 8, 33), (7, 9, 47), (32, 32, 784),
-          (17, 13, 100)]
+          (17, 13, 100), (8, 4, 15), (9, 5, 16), (10, 6, 17), (11, 9, 63), (12, 8, 64), (13, 3, 65), (12, 4, 129)]
 
 
 def tol(dtype):
@@ -36,24 +41,40 @@ def operands(dtype, m, h, d, indexed, seed=0):
     return X, rows, W, delta
 
 
+@pytest.mark.parametrize("vector_bytes", WIDTHS)
 @pytest.mark.parametrize("m,h,d", SHAPES)
 @pytest.mark.parametrize("indexed", [True, False], ids=["rows", "in-order"])
-def test_gathered_dense_forward_matches_the_reference(dtype, m, h, d, indexed):
+def test_gathered_dense_forward_matches_the_reference(dtype, m, h, d, indexed, vector_bytes):
     X, rows, W, _ = operands(dtype, m, h, d, indexed)
     want = ref.gathered_dense_forward(X.astype(np.float64), rows, W.astype(np.float64))
-    got = _core.gathered_dense_forward(X, rows, W)
+    got = _core.gathered_dense_forward(X, rows, W, vector_bytes=vector_bytes)
     assert got.dtype == dtype and got.shape == (m, h)
     np.testing.assert_allclose(got, want, **tol(dtype))
 
 
+@pytest.mark.parametrize("vector_bytes", WIDTHS)
 @pytest.mark.parametrize("m,h,d", SHAPES)
 @pytest.mark.parametrize("indexed", [True, False], ids=["rows", "in-order"])
-def test_gathered_weight_update_matches_the_reference(dtype, m, h, d, indexed):
+def test_gathered_weight_update_matches_the_reference(dtype, m, h, d, indexed, vector_bytes):
     X, rows, W, delta = operands(dtype, m, h, d, indexed, seed=1)
     want = W.astype(np.float64)
     ref.gathered_weight_update(want, delta.astype(np.float64), X.astype(np.float64), rows, -0.3)
-    _core.gathered_weight_update(W, delta, X, rows, -0.3)
+    _core.gathered_weight_update(W, delta, X, rows, -0.3, vector_bytes=vector_bytes)
     np.testing.assert_allclose(W, want, **tol(dtype))
+
+
+def test_the_default_width_is_the_widest_and_only_widths_the_cpu_has_are_taken():
+    X, rows, W, delta = operands(np.float32, 7, 5, 70, True)
+    widest = _core.gathered_dense_forward(X, rows, W, vector_bytes=WIDEST)
+    np.testing.assert_array_equal(_core.gathered_dense_forward(X, rows, W), widest)
+    for bad in (0, 16, 48, 128):
+        with pytest.raises(ValueError, match="vector_bytes must be None, 32 or 64"):
+            _core.gathered_dense_forward(X, rows, W, vector_bytes=bad)
+        with pytest.raises(ValueError, match="vector_bytes must be None, 32 or 64"):
+            _core.gathered_weight_update(W, delta, X, rows, 1.0, vector_bytes=bad)
+    if WIDEST < 64:
+        with pytest.raises(ValueError, match="has vectors of 32 bytes at most"):
+            _core.gathered_dense_forward(X, rows, W, vector_bytes=64)
 
 
 def test_a_repeated_row_counts_as_often_as_it_is_named():
@@ -111,12 +132,13 @@ def test_an_index_in_ws_own_memory_is_read_before_the_update_changes_it():
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
-@pytest.mark.parametrize("column", [0, 8, 12])  # in a whole vector of both dtypes, and in the tail past them
-def test_a_bad_value_anywhere_in_a_row_is_named(threads, dtype, value, column):
+# in a whole vector and in the tail past the vectors, of both dtypes and widths (a 64-byte vector holds 16 floats)
+@pytest.mark.parametrize("d,column", [(13, 0), (13, 8), (13, 12), (40, 0), (40, 17), (40, 39)])
+def test_a_bad_value_anywhere_in_a_row_is_named(threads, dtype, value, d, column):
     threads(2)
-    net = fastmlp.Network((13, 64, 4), dtype=dtype, seed=0)
+    net = fastmlp.Network((d, 64, 4), dtype=dtype, seed=0)
     rng = np.random.default_rng(1)
-    X = rng.uniform(0, 1, (100, 13)).astype(dtype)
+    X = rng.uniform(0, 1, (100, d)).astype(dtype)
     y = rng.integers(0, 4, 100).astype(np.int32)
     X[57, column] = value
     before = net.get_flat()

@@ -1,10 +1,10 @@
-"""Plain SGD on small mini-batches of a one-hidden-layer network (and on a wide layer's of up to 512 rows) runs on one
-team of threads that own blocks of hidden units (cpp/unit_split.cpp): every output and loss, every hidden
-activation, hidden widths that are and are not multiples of the 16-unit blocks, 2 and 3 threads, shuffled and
-in-order batches with a smaller last one, float64 and float32, against the NumPy reference; NaN/inf in X, a bad
-label and a divergence undo the epoch as on every other path; the path is the one taken (its per-thread partial
-outputs, and its copies of the batch where it does not read the batch in place, are in the workspace); and the
-built core still holds the prefetch of the next batch's rows."""
+"""Plain SGD on small mini-batches of a one-hidden-layer network (on a wide layer's of up to 512 rows, and on an
+AVX-512 CPU on any of up to 1024 rows it reads in place) runs on one team of threads that own blocks of hidden units
+(cpp/unit_split.cpp): every output and loss, every hidden activation, hidden widths that are and are not multiples
+of the 16-unit blocks, 2 and 3 threads, shuffled and in-order batches with a smaller last one, float64 and float32,
+against the NumPy reference; NaN/inf in X, a bad label and a divergence undo the epoch as on every other path; the
+path is the one taken (its per-thread partial outputs, and its copies of the batch where it does not read the batch
+in place, are in the workspace); and the built core still holds the prefetch of the next batch's rows."""
 import platform
 import re
 import shutil
@@ -19,7 +19,10 @@ from fastmlp import reference as ref
 MAX_SPLIT_ROWS = 64    # kUnitSplitMaxRows: mini-batches up to this many rows take the split step
 WIDE_UNITS = 256       # kWideUnits: ... and up to kWideMaxRows when each thread owns at least this many hidden units
 WIDE_MAX_ROWS = 512
-GATHERED_MAX_ROWS = 32          # kGatheredMaxRows and kGatheredMaxWeightBytes: steps read the batch in place
+# kGatheredMaxRows (256-bit vectors) or kGatheredWideMaxRows (512-bit, an AVX-512 CPU) and kGatheredMaxWeightBytes:
+# steps read the batch in place, and past MAX_SPLIT_ROWS such steps still take the split step
+WIDEST = int(fastmlp.build_info()["gathered_vector_bytes"])
+GATHERED_MAX_ROWS = 1024 if WIDEST == 64 else 32
 GATHERED_MAX_WEIGHT_BYTES = 512 * 1024
 
 OUTPUTS = [dict(), dict(output="sigmoid", loss="binary_cross_entropy"), dict(output="identity"),
@@ -34,8 +37,8 @@ def targets(rng, net, n):
 
 def split_buffers_bytes(net, batch, n_threads):
     """What the split step adds to the workspace: threads 1.. each keep a partial output, and a copy of the batch
-    unless the step reads the batch in place (gathered_products.h: up to 32 rows while a thread's rows of W1 take at
-    most 512 KiB)."""
+    unless the step reads the batch in place (gathered_products.h: up to GATHERED_MAX_ROWS rows while a thread's rows
+    of W1 take at most 512 KiB)."""
     d, h, k = net.layer_sizes
     itemsize = np.dtype(net.dtype).itemsize
     blocks = -(-h // 16)                                  # 16-unit blocks, shared out whole
@@ -61,7 +64,8 @@ def assert_two_epochs_match_the_reference(config, dtype, n, batch, shuffle, data
 @pytest.mark.parametrize("out", OUTPUTS)
 @pytest.mark.parametrize("hidden", ["sigmoid", "tanh", "relu"])
 @pytest.mark.parametrize("n_threads,width", [(2, 64), (2, 33), (3, 70), (3, 17)])
-@pytest.mark.parametrize("n,batch,shuffle", [(150, 32, True), (150, 64, False), (40, 1, True)])
+# batch 130: past MAX_SPLIT_ROWS, the split step only where the batch is read in place (512-bit vectors)
+@pytest.mark.parametrize("n,batch,shuffle", [(150, 32, True), (150, 64, False), (40, 1, True), (300, 130, True)])
 def test_the_split_step_matches_the_reference(threads, dtype, out, hidden, n_threads, width, n, batch, shuffle):
     threads(n_threads)
     assert_two_epochs_match_the_reference(dict(layer_sizes=(20, width, 6), hidden_activation=hidden, **out), dtype,
@@ -84,17 +88,21 @@ def test_the_split_step_is_the_path_taken_and_only_where_it_applies(threads):
     """Compared with a twin that cannot take it (a weight decay of 1e-12: not plain SGD), the workspace holds exactly
     the split step's buffers more where it applies, and the same elsewhere."""
     rng = np.random.default_rng(0)
-    X = rng.uniform(0, 1, (WIDE_MAX_ROWS + 1, 32)).astype(np.float32)
-    y = rng.integers(0, 16, WIDE_MAX_ROWS + 1).astype(np.int32)
+    n = max(WIDE_MAX_ROWS, GATHERED_MAX_ROWS) + 1
+    y = rng.integers(0, 16, n).astype(np.int32)
 
     def extra_bytes(n_threads, batch, sizes=(32, 48, 16), optimizer="sgd"):
         threads(n_threads)
+        X = rng.uniform(0, 1, (n, sizes[0])).astype(np.float32)
         got = []
         for decay in (0.0, 1e-12):
             net = fastmlp.Network(sizes, weight_decay=decay, seed=0)
             net.train_epoch(X, y, batch, optimizer=optimizer)
             got.append(net._net.workspace_bytes)
         return got[0] - got[1]
+
+    def split_bytes(sizes, batch, team):
+        return split_buffers_bytes(fastmlp.Network(sizes), batch, team)
 
     net = fastmlp.Network((32, 48, 16))  # sizes chosen so that every buffer fills whole cache lines
     for n_threads, batch, team in [(2, 32, 2), (3, 32, 3), (2, MAX_SPLIT_ROWS, 2), (4, 16, 3)]:
@@ -103,22 +111,33 @@ def test_the_split_step_is_the_path_taken_and_only_where_it_applies(threads):
     assert extra_bytes(3, 32, sizes=(32, 64, 16)) == split_buffers_bytes(net, 32, 2)
     # past 512 KiB of W1 rows a thread (4112 units of 32 inputs), 32 rows are copied again
     big = (32, 8224, 16)
-    assert split_buffers_bytes(fastmlp.Network(big), 32, 2) == 32 * (32 + 16) * 4
-    assert extra_bytes(2, 32, sizes=big) == split_buffers_bytes(fastmlp.Network(big), 32, 2)
+    assert split_bytes(big, 32, 2) == 32 * (32 + 16) * 4
+    assert extra_bytes(2, 32, sizes=big) == split_bytes(big, 32, 2)
     assert extra_bytes(2, 32, sizes=(32, 8192, 16)) == 32 * 16 * 4  # exactly 512 KiB: in place
     assert extra_bytes(1, 32) == 0
-    assert extra_bytes(2, MAX_SPLIT_ROWS + 1) == 0
     assert extra_bytes(2, 32, sizes=(32, 16, 16)) == 0          # one block of hidden units
     assert extra_bytes(2, 32, sizes=(32, 48, 48, 16)) == 0      # two hidden layers
     assert extra_bytes(2, 32, optimizer="momentum") == 0
-    # wide layers: up to WIDE_MAX_ROWS rows when every thread owns WIDE_UNITS hidden units or more
-    wide = (32, 2 * WIDE_UNITS, 16)
-    assert extra_bytes(2, MAX_SPLIT_ROWS + 1, sizes=wide) == split_buffers_bytes(net, MAX_SPLIT_ROWS + 1, 2)
-    assert extra_bytes(2, WIDE_MAX_ROWS, sizes=wide) == split_buffers_bytes(net, WIDE_MAX_ROWS, 2)
+    # past MAX_SPLIT_ROWS rows: taken while the batch is read in place (up to GATHERED_MAX_ROWS rows and 512 KiB of
+    # W1 rows a thread), not once a thread's rows of W1 (32 units of 4112 inputs) pass 512 KiB
+    gathers = MAX_SPLIT_ROWS + 1 <= GATHERED_MAX_ROWS
+    assert extra_bytes(2, MAX_SPLIT_ROWS + 1) == (split_buffers_bytes(net, MAX_SPLIT_ROWS + 1, 2) if gathers else 0)
+    assert split_bytes((4112, 48, 16), MAX_SPLIT_ROWS + 1, 2) > 0  # a step that would copy: not taken at all
+    assert extra_bytes(2, MAX_SPLIT_ROWS + 1, sizes=(4112, 48, 16)) == 0
+    assert extra_bytes(2, MAX_SPLIT_ROWS + 1, sizes=(4096, 48, 16)) == (
+        split_bytes((4096, 48, 16), MAX_SPLIT_ROWS + 1, 2) if gathers else 0)
+    if GATHERED_MAX_ROWS > MAX_SPLIT_ROWS:
+        assert extra_bytes(2, GATHERED_MAX_ROWS) == split_buffers_bytes(net, GATHERED_MAX_ROWS, 2)
+        assert extra_bytes(2, GATHERED_MAX_ROWS + 1) == 0
+    # wide layers: up to WIDE_MAX_ROWS rows when every thread owns WIDE_UNITS hidden units or more (here at 4096
+    # inputs, so that a thread's rows of W1 take more than 512 KiB and the step copies the batch)
+    wide = (4096, 2 * WIDE_UNITS, 16)
+    assert extra_bytes(2, MAX_SPLIT_ROWS + 1, sizes=wide) == split_bytes(wide, MAX_SPLIT_ROWS + 1, 2)
+    assert extra_bytes(2, WIDE_MAX_ROWS, sizes=wide) == split_bytes(wide, WIDE_MAX_ROWS, 2)
     assert extra_bytes(2, WIDE_MAX_ROWS + 1, sizes=wide) == 0
-    assert extra_bytes(3, 128, sizes=wide) == 0                  # 171 units a thread: too few
-    assert extra_bytes(3, 128, sizes=(32, 3 * WIDE_UNITS, 16)) == split_buffers_bytes(net, 128, 3)
-    assert extra_bytes(2, 128, sizes=(32, 2 * WIDE_UNITS - 16, 16)) == 0
+    assert extra_bytes(3, 128, sizes=(4096, 2 * WIDE_UNITS, 16)) == 0   # 171 units a thread: too few
+    assert extra_bytes(3, 128, sizes=(4096, 3 * WIDE_UNITS, 16)) == split_bytes((4096, 3 * WIDE_UNITS, 16), 128, 3)
+    assert extra_bytes(2, 128, sizes=(4096, 2 * WIDE_UNITS - 16, 16)) == 0
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

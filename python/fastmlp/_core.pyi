@@ -110,16 +110,16 @@ def dense_forward(X: numpy.typing.NDArray[numpy.float32], W: numpy.typing.NDArra
 def dense_forward(X: numpy.typing.NDArray[numpy.float64], W: numpy.typing.NDArray[numpy.float64], b: numpy.typing.NDArray[numpy.float64], activation: str, transpose_w: bool = False) -> numpy.typing.NDArray[numpy.float64]:
     ...
 @typing.overload
-def gathered_dense_forward(X: numpy.typing.NDArray[numpy.float32], rows: numpy.typing.NDArray[numpy.int64] | None, W: numpy.typing.NDArray[numpy.float32]) -> numpy.typing.NDArray[numpy.float32]:
+def gathered_dense_forward(X: numpy.typing.NDArray[numpy.float32], rows: numpy.typing.NDArray[numpy.int64] | None, W: numpy.typing.NDArray[numpy.float32], vector_bytes: typing.SupportsInt | typing.SupportsIndex | None = None) -> numpy.typing.NDArray[numpy.float32]:
     ...
 @typing.overload
-def gathered_dense_forward(X: numpy.typing.NDArray[numpy.float64], rows: numpy.typing.NDArray[numpy.int64] | None, W: numpy.typing.NDArray[numpy.float64]) -> numpy.typing.NDArray[numpy.float64]:
+def gathered_dense_forward(X: numpy.typing.NDArray[numpy.float64], rows: numpy.typing.NDArray[numpy.int64] | None, W: numpy.typing.NDArray[numpy.float64], vector_bytes: typing.SupportsInt | typing.SupportsIndex | None = None) -> numpy.typing.NDArray[numpy.float64]:
     ...
 @typing.overload
-def gathered_weight_update(W: numpy.typing.NDArray[numpy.float32], delta: numpy.typing.NDArray[numpy.float32], X: numpy.typing.NDArray[numpy.float32], rows: numpy.typing.NDArray[numpy.int64] | None, alpha: typing.SupportsFloat | typing.SupportsIndex) -> None:
+def gathered_weight_update(W: numpy.typing.NDArray[numpy.float32], delta: numpy.typing.NDArray[numpy.float32], X: numpy.typing.NDArray[numpy.float32], rows: numpy.typing.NDArray[numpy.int64] | None, alpha: typing.SupportsFloat | typing.SupportsIndex, vector_bytes: typing.SupportsInt | typing.SupportsIndex | None = None) -> None:
     ...
 @typing.overload
-def gathered_weight_update(W: numpy.typing.NDArray[numpy.float64], delta: numpy.typing.NDArray[numpy.float64], X: numpy.typing.NDArray[numpy.float64], rows: numpy.typing.NDArray[numpy.int64] | None, alpha: typing.SupportsFloat | typing.SupportsIndex) -> None:
+def gathered_weight_update(W: numpy.typing.NDArray[numpy.float64], delta: numpy.typing.NDArray[numpy.float64], X: numpy.typing.NDArray[numpy.float64], rows: numpy.typing.NDArray[numpy.int64] | None, alpha: typing.SupportsFloat | typing.SupportsIndex, vector_bytes: typing.SupportsInt | typing.SupportsIndex | None = None) -> None:
     ...
 def get_num_threads() -> int:
     ...
