@@ -17,6 +17,8 @@ def describe():
     return {"version": fastmlp.__version__, "blas": info.get("blas_config", info.get("blas", "")),
             "threads": fastmlp.get_num_threads(), "openmp": info.get("openmp", ""),
             "build_type": info.get("build_type", ""), "cxx_flags": info.get("cxx_flags", ""),
+            # the vector width of fastmlp's own small-batch kernels on this CPU (64 bytes: AVX-512)
+            "gathered_vector_bytes": info.get("gathered_vector_bytes", ""),
             "path": os.path.dirname(os.path.abspath(fastmlp.__file__)),  # which build this process imported
             # identifies the installed native build: a reinstall during a run shows up as a change
             "core_build": f"{int(core.st_mtime)}-{core.st_size}"}
