@@ -85,7 +85,9 @@ __attribute__((always_inline)) inline T lane_sum(Vector<B, T> v) {
 // forward 3×4: 14.8, 4×3: 15.4, 5×2: 25.8, 6×2: 26.2; update 3×4: 14.9, 4×3: 15.3, 4×2: 16.9, 6×2: 17.2, 2×4: 17.8.
 // 512 bits, 32 registers, at m = h = 32 and 128: forward 6×4: 9.2-9.7 and 155-174, 4×4: 10.5-11.2 and 163-167,
 // 5×4: 10.2-12.7 and 148-173, 3×4: 20.4 and 329-333, 8×2, 2×8, 3×8 and 8×3: 16-22 and 301-345; update 4×4: 8.0 and
-// 158-180, 4×6: 7.8-8.0 and 161-176, 6×4: 8.3-8.5 and 161-168, 3×4: 9.2-9.3 and 170-197, 3×8: 10.0 and 214-240.
+// 158-180, 4×6: 7.8-8.0 and 161-176, 6×4: 8.3-8.5 and 161-168, 3×4: 9.2-9.3 and 170-197, 3×8: 10.0 and 214-240;
+// with the δ broadcast below (four pairs of runs, an hour later): 6×4: 8.6-10.5 and 123-154 against 4×4 before
+// it: 8.5-11.2 and 142-217.
 template <int B>
 struct Tiles;
 template <>
@@ -94,7 +96,7 @@ struct Tiles<32> {
 };
 template <>
 struct Tiles<64> {
-    static constexpr int rows = 6, units = 4, update_units = 4, update_vectors = 4;
+    static constexpr int rows = 6, units = 4, update_units = 6, update_vectors = 4;
 };
 
 // z (m, h; rows ldz apart) = X[rows] (m, d) · Wᵀ, W (h, d) with rows ldw apart: z[t][u] = x_t · w_u.
@@ -147,7 +149,10 @@ __attribute__((always_inline)) inline void weight_update_columns(T* w, const T* 
             Vector<B, T> xv[V];
             for (int v = 0; v < V; ++v) xv[v] = load<B>(xt + v * L);
             for (int j = 0; j < U; ++j) {
-                const Vector<B, T> c = Vector<B, T>{} + dt[us[j]];
+                // δ broadcast: x − 0 is x for every x (−0 too), so GCC folds it to one vbroadcastss from memory;
+                // 0 + x is not (0 + −0 = +0), and the add it then kept, with a register broadcast, made the update
+                // 6-13% slower in 256 bits (m = h = 32) and 7-15% in 512 (m = h = 128).
+                const Vector<B, T> c = dt[us[j]] - Vector<B, T>{};
                 for (int v = 0; v < V; ++v) acc[j][v] += c * xv[v];
             }
         }

@@ -54,6 +54,8 @@ constexpr int kWideMaxRows = 512;
 // H 256: 0.64–0.69; batch 128, H 256: 0.63–0.76; batch 256, H 256: 0.68–0.78; batch 512,
 // H 256: 0.63–0.77, H 128: 0.72–0.75; batch 1024, H 256: 0.79; batch 2048, H 256: 0.88–0.94 (not taken: not
 // measured enough). float64: batch 32, H 64: 0.55–0.57; batch 128, H 64: 0.69; batch 256, H 128: 0.72–0.79.
+// (Then the 512-bit update's tiles went from 4×4 to 6×4 with the δ broadcast folded: batch 128, H 256 a further
+// 0.83–0.92, batch 32, H 64 0.89–1.03; 3 pairs.)
 constexpr int kGatheredMaxRows = 32;
 constexpr int kGatheredWideMaxRows = 1024;
 constexpr std::size_t kGatheredMaxWeightBytes = std::size_t(512) << 10;
