@@ -6,7 +6,7 @@
 // in registers, leave out both copies and run in the widest vectors the CPU has: 256 bits (AVX2 FMAs: 105-110
 // GFLOP/s on one core there, the core's AVX2 FMA peak being ~121) or, on an AVX-512 CPU, 512 bits (measured on the
 // same Zen 5 VM, whose OpenBLAS is pinned to its AVX2 kernels by OPENBLAS_CORETYPE=Haswell, one core: forward
-// 165-175 GFLOP/s and update ~200 at m = h = 32; at m = h = 128, forward 148-166 and update 143-162 against
+// 165-175 GFLOP/s and update 153-193 at m = h = 32; at m = h = 128, forward 148-166 and update 167-210 against
 // OpenBLAS's 96-103 with the gather and 108). Only for shapes whose weight rows stay in a core's L2 cache: there
 // is no cache blocking here, larger products go to the BLAS (thresholds in unit_split.cpp).
 #pragma once
