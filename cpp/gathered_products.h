@@ -55,13 +55,25 @@ constexpr int kLanes = int(B / sizeof(T));
 // type aligned like T; a memcpy gave integer-domain moves and a 5-10% slower forward product.)
 template <int B, typename T>
 using UnalignedVector __attribute__((vector_size(B), aligned(alignof(T)))) = T;
+// Clang may drop the aligned() of an alias template (llvm/llvm-project#59788) and assume a vector's own alignment:
+// there, a memcpy, which it turns into unaligned moves.
 template <int B, typename T>
 __attribute__((always_inline)) inline Vector<B, T> load(const T* p) {
+#ifdef __clang__
+    Vector<B, T> v;
+    __builtin_memcpy(&v, p, sizeof v);
+    return v;
+#else
     return *reinterpret_cast<const UnalignedVector<B, T>*>(p);
+#endif
 }
 template <int B, typename T>
 __attribute__((always_inline)) inline void store(T* p, Vector<B, T> v) {
+#ifdef __clang__
+    __builtin_memcpy(p, &v, sizeof v);
+#else
     *reinterpret_cast<UnalignedVector<B, T>*>(p) = v;
+#endif
 }
 // Σ of a vector's lanes: its two halves added as vectors (vextract + one add), down to 16 bytes, then the lanes.
 // (Lane by lane from 64 bytes made the AVX-512 forward product 30-40% slower at m = h = 32.)
@@ -217,7 +229,9 @@ template <typename T>
 void gathered_dense_forward(T* z, GatheredRows<T> x, const T* w, int m, int h, int ldz, int ldw,
                             int vector_bytes = gathered_vector_bytes()) {
 #ifdef FASTMLP_HAS_SIMD_CLONES
-    if (vector_bytes == 64) return gathered_detail::dense_forward_512(z, x, w, m, h, ldz, ldw);
+    // Only where the CPU has them, whatever a caller asks for: elsewhere these instructions would fault.
+    if (vector_bytes == 64 && gathered_vector_bytes() == 64)
+        return gathered_detail::dense_forward_512(z, x, w, m, h, ldz, ldw);
 #endif
     gathered_detail::dense_forward_256(z, x, w, m, h, ldz, ldw);
 }
@@ -227,7 +241,8 @@ template <typename T>
 void gathered_weight_update(T* w, const T* delta, GatheredRows<T> x, T alpha, int m, int h, int ldw, int ldd,
                             int vector_bytes = gathered_vector_bytes()) {
 #ifdef FASTMLP_HAS_SIMD_CLONES
-    if (vector_bytes == 64) return gathered_detail::weight_update_512(w, delta, x, alpha, m, h, ldw, ldd);
+    if (vector_bytes == 64 && gathered_vector_bytes() == 64)
+        return gathered_detail::weight_update_512(w, delta, x, alpha, m, h, ldw, ldd);
 #endif
     gathered_detail::weight_update_256(w, delta, x, alpha, m, h, ldw, ldd);
 }

@@ -1,5 +1,6 @@
 // The plain-SGD step of a one-hidden-layer network on a small mini-batch (or a wide layer's, up to 512 rows: see
-// kWideUnits), on one OpenMP team whose threads each own a block of hidden units: rows of W1 and b1, columns of W2.
+// kWideUnits; or, in 512-bit vectors, any of up to 1024 rows read in place: see kGatheredWideMaxRows), on one
+// OpenMP team whose threads each own a block of hidden units: rows of W1 and b1, columns of W2.
 // Why: at 784-64-10 and batch 32 the products are too small to split well one by one. Each split product forks and
 // joins, and between them the output layer, the loss and the small products ran on one thread while the others
 // waited (perf, 2 threads: one thread idle a third of the time; 2 threads only 1.5x faster than 1). Owning units, a
@@ -26,7 +27,8 @@ namespace {
 // Hidden units are handed out in blocks of this many: the BLAS kernels' register tiles are 8–32 wide.
 constexpr int kUnitBlock = 16;
 
-// Mini-batches of up to this many rows take the split step. Measured on 2 cores (AMD EPYC VM, OpenBLAS Haswell
+// Mini-batches of up to this many rows take the split step (more below: wide layers, and batches read in place).
+// Measured on 2 cores (AMD EPYC VM, OpenBLAS Haswell
 // kernels), epoch time split products ÷ split step, alternating in one process: batch 16, H 1024: 1.07; batch 32,
 // H 32/64/128/256: 1.08/1.07/1.11/1.04; batch 64, H 64/128/256: 1.06/1.03/1.02; batch 128, H 64/256/1024:
 // 0.97/1.00/1.01; batch 256, H 1024: 1.01; batch 512, H 1024: 0.98.

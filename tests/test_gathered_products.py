@@ -5,6 +5,8 @@ modulo the vectors and 4-vector blocks of either dtype and width), rows by index
 out-of-order rows; bad arguments raise, an index that shares memory with W cannot steer the update; and, through
 the network, a bad value in X is still named by its row while a row whose products only overflow is not taken for
 one."""
+import platform
+
 import numpy as np
 import pytest
 
@@ -61,6 +63,39 @@ def test_gathered_weight_update_matches_the_reference(dtype, m, h, d, indexed, v
     ref.gathered_weight_update(want, delta.astype(np.float64), X.astype(np.float64), rows, -0.3)
     _core.gathered_weight_update(W, delta, X, rows, -0.3, vector_bytes=vector_bytes)
     np.testing.assert_allclose(W, want, **tol(dtype))
+
+
+def cpu_flags():
+    """The CPU's feature flags from /proc/cpuinfo (empty off Linux)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((set(line.split(":", 1)[1].split()) for line in f if line.startswith("flags")), set())
+    except OSError:
+        return set()
+
+
+AVX512_V4 = {"avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"}  # what x86-64-v4 adds to v3
+
+
+@pytest.mark.skipif(platform.system() != "Linux" or platform.machine() != "x86_64"
+                    or not fastmlp.build_info()["compiler"].startswith("gcc "),
+                    reason="the 512-bit kernels are built by GCC on x86-64 Linux only")
+def test_the_widest_width_is_what_the_cpu_reports():
+    gcc_major = int(fastmlp.build_info()["compiler"].split()[1].split(".")[0])
+    expect_64 = gcc_major >= 12 and AVX512_V4 <= cpu_flags()
+    assert WIDEST == (64 if expect_64 else 32)
+
+
+@pytest.mark.skipif(WIDEST < 64, reason="this CPU has no 512-bit vectors")
+def test_each_width_runs_its_own_kernel():
+    """The forward product's dot products are summed in 8 or in 16 lanes, which round differently: the two widths'
+    results differ in their last bits, so a vector_bytes that changed nothing would show. (The update adds each
+    column over the rows in the same order in either width: its results are the same to the bit.)"""
+    X, rows, W, delta = operands(np.float32, 32, 32, 784, True)
+    z32 = _core.gathered_dense_forward(X, rows, W, vector_bytes=32)
+    z64 = _core.gathered_dense_forward(X, rows, W, vector_bytes=64)
+    assert not np.array_equal(z32, z64)
+    np.testing.assert_allclose(z32, z64, rtol=1e-5, atol=1e-5)
 
 
 def test_the_default_width_is_the_widest_and_only_widths_the_cpu_has_are_taken():

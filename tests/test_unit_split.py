@@ -84,6 +84,16 @@ def test_the_split_step_of_a_wide_layer_matches_the_reference(threads, dtype, ou
                                           600, batch, shuffle, data_seed=3)  # 600 rows: a smaller last batch
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("n_threads", [2, 3])
+def test_a_large_batch_read_in_place_matches_the_reference(threads, dtype, n_threads):
+    """Up to GATHERED_MAX_ROWS rows (1024 in 512-bit vectors) at 100 inputs, so that every tile and block of the
+    update runs over many rows, and a smaller last batch."""
+    threads(n_threads)
+    assert_two_epochs_match_the_reference(dict(layer_sizes=(100, 70, 6)), dtype, GATHERED_MAX_ROWS * 2 + 37,
+                                          GATHERED_MAX_ROWS, True, data_seed=6)
+
+
 def test_the_split_step_is_the_path_taken_and_only_where_it_applies(threads):
     """Compared with a twin that cannot take it (a weight decay of 1e-12: not plain SGD), the workspace holds exactly
     the split step's buffers more where it applies, and the same elsewhere."""
