@@ -42,7 +42,6 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
-import os
 import shlex
 import statistics
 import subprocess
@@ -63,6 +62,7 @@ from benchmarks.machine_state import (FAST_QUANTILE, FAST_STATE, MachineState, r
 SCHEMA = "fastmlp-bench/1"
 WORKER = Path(__file__).resolve().parent / "worker.py"
 FOREIGN_CPU_WARN = 0.10
+YARDSTICK_BUILDS = ("fastmlp", "fastmlp_other")  # the builds whose fastest GEMM call is the '% GEMM' yardstick
 
 
 def log(msg):
@@ -229,10 +229,10 @@ def run_suite(args, argv):
         all_runs[case.name] = runs
     # The yardstick again, after every case: the machine's rate is a capacity, and a GEMM whose rounds all fell in
     # the VM's slow state would make every '% GEMM' read high (measured: 202.6 GFLOP/s in a run whose GEMM rounds
-    # all began slow, against 234-239 in the runs around it). Its best round of both sets counts.
+    # all began slow, against 222.7-238.9 in the runs around it). Its fastest call of both sets counts.
     gemm = next((c for c in all_cases if c.kind == "gemm"), None)
     if gemm is not None:
-        builds = [c for c in ("fastmlp", "fastmlp_other") if c in all_runs[gemm.name]]
+        builds = [c for c in YARDSTICK_BUILDS if c in all_runs[gemm.name]]
         for contender, more in measure_rounds(gemm, builds, args, state, label="again").items():
             all_runs[gemm.name][contender] += more
     for case, entry in zip(all_cases, out["cases"]):
@@ -255,7 +255,7 @@ def finish(out):
     gemm = next((c for c in out["cases"] if c["kind"] == "gemm"), None)
     rate = None
     builds = {name: r for name, r in (gemm or {"results": {}})["results"].items()
-              if name in ("fastmlp", "fastmlp_other") and r.get("status") == "ok"}
+              if name in YARDSTICK_BUILDS and r.get("status") == "ok"}
     if builds:
         # the machine's rate is a capacity: take the fastest GEMM of all rounds (of either build, when two are
         # compared), not the median, so that a disturbed GEMM round does not inflate every case's '% GEMM'

@@ -28,10 +28,9 @@ namespace {
 constexpr int kUnitBlock = 16;
 
 // Mini-batches of up to this many rows take the split step (more below: wide layers, and batches read in place).
-// Measured on 2 cores (AMD EPYC VM, OpenBLAS Haswell
-// kernels), epoch time split products ÷ split step, alternating in one process: batch 16, H 1024: 1.07; batch 32,
-// H 32/64/128/256: 1.08/1.07/1.11/1.04; batch 64, H 64/128/256: 1.06/1.03/1.02; batch 128, H 64/256/1024:
-// 0.97/1.00/1.01; batch 256, H 1024: 1.01; batch 512, H 1024: 0.98.
+// Measured on 2 cores (AMD EPYC VM, OpenBLAS Haswell kernels), epoch time split products ÷ split step, alternating
+// in one process: batch 16, H 1024: 1.07; batch 32, H 32/64/128/256: 1.08/1.07/1.11/1.04; batch 64, H 64/128/256:
+// 1.06/1.03/1.02; batch 128, H 64/256/1024: 0.97/1.00/1.01; batch 256, H 1024: 1.01; batch 512, H 1024: 0.98.
 constexpr int kUnitSplitMaxRows = 64;
 // Larger ones take it too when each thread owns at least kWideUnits hidden units, up to kWideMaxRows rows. Its
 // products are then large enough to pay for a thread's private copy of the batch, and the step keeps each thread's

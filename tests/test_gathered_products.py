@@ -91,7 +91,7 @@ def test_each_width_runs_its_own_kernel():
     """The forward product's dot products are summed in 8 or in 16 lanes, which round differently: the two widths'
     results differ in their last bits, so a vector_bytes that changed nothing would show. (The update adds each
     column over the rows in the same order in either width: its results are the same to the bit.)"""
-    X, rows, W, delta = operands(np.float32, 32, 32, 784, True)
+    X, rows, W, _ = operands(np.float32, 32, 32, 784, True)
     z32 = _core.gathered_dense_forward(X, rows, W, vector_bytes=32)
     z64 = _core.gathered_dense_forward(X, rows, W, vector_bytes=64)
     assert not np.array_equal(z32, z64)
