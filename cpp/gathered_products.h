@@ -7,8 +7,8 @@
 // GFLOP/s on one core there, the core's AVX2 FMA peak being ~121) or, on an AVX-512 CPU, 512 bits (measured on the
 // same Zen 5 VM, whose OpenBLAS is pinned to its AVX2 kernels by OPENBLAS_CORETYPE=Haswell, one core: forward
 // 165-175 GFLOP/s and update 153-193 at m = h = 32; at m = h = 128, forward 148-166 and update 167-210 against
-// OpenBLAS's 96-103 with the gather and 108). Only for shapes whose weight rows stay in a core's L2 cache: there
-// is no cache blocking here, larger products go to the BLAS (thresholds in unit_split.cpp).
+// OpenBLAS's 96-103 with the gather and 108). There is no cache blocking here: the caller hands them blocks of
+// weight rows that stay in a core's L2 cache (kGatheredBlockBytes and the thresholds in unit_split.cpp).
 #pragma once
 #include <cstddef>
 #include <cstdint>
