@@ -52,11 +52,16 @@ inline void blas_gemm(Trans ta, Trans tb, int m, int n, int k, double alpha, con
 // operand and a block of its rows otherwise; `rows` always splits the rows.
 enum class Split { larger_operand, rows };
 
+// Where a dense layer's products run (dense.h): through gemm below, or on the calling thread in fastmlp's own kernels
+// (gathered_products.h), which a thread's products on its own chunk of rows take on an AVX-512 CPU (full_batch.cpp):
+// Z = X·Wᵀ and the accumulated dW += scale·dzᵀ·X; the others still go through gemm.
+enum class Products { blas, own };
+
 // The same product on get_num_threads() threads: see gemm.cpp.
 void gemm(Trans ta, Trans tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b, int ldb,
-          float beta, float* c, int ldc, Split split = Split::larger_operand);
+          float beta, float* c, int ldc, Split split = Split::larger_operand, Products products = Products::blas);
 void gemm(Trans ta, Trans tb, int m, int n, int k, double alpha, const double* a, int lda, const double* b, int ldb,
-          double beta, double* c, int ldc, Split split = Split::larger_operand);
+          double beta, double* c, int ldc, Split split = Split::larger_operand, Products products = Products::blas);
 
 // Called once at import: keeps the vendored OpenBLAS at one thread (gemm.cpp threads the products), or routes a
 // system OpenBLAS's parallel jobs through the OpenMP pool.

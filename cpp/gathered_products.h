@@ -7,8 +7,9 @@
 // GFLOP/s on one core there, the core's AVX2 FMA peak being ~121) or, on an AVX-512 CPU, 512 bits (measured on the
 // same Zen 5 VM, whose OpenBLAS is pinned to its AVX2 kernels by OPENBLAS_CORETYPE=Haswell, one core: forward
 // 165-175 GFLOP/s and update 153-193 at m = h = 32; at m = h = 128, forward 148-166 and update 167-210 against
-// OpenBLAS's 96-103 with the gather and 108). There is no cache blocking here: the caller hands them blocks of
-// weight rows that stay in a core's L2 cache (kGatheredBlockBytes and the thresholds in unit_split.cpp).
+// OpenBLAS's 96-103 with the gather and 108). Their only cache blocking is over W's rows: the entry points at the
+// end run them on blocks of rows that stay in a core's L2 cache (kGatheredBlockBytes) while every row of X passes
+// through each block; which products take them is decided in unit_split.cpp and dense.h.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -223,28 +224,57 @@ __attribute__((target("arch=x86-64-v4"))) void weight_update_512(T* w, const T* 
 
 }  // namespace gathered_detail
 
+// The entry points below run the kernels on blocks of W's rows of at most this many bytes, so that a block stays in
+// a core's L2 cache (1 MiB on the VM measured) while every row of X passes through it: at 784-1024-10, batch 256,
+// the epoch took 96.7-102/89.7-93.7/86.3-93.8/86.1-87.7/88.6-91.8 ms in blocks of 64/128/256/512 KiB and unblocked
+// (2 runs; more in unit_split.cpp). Blocks leave every sum's order as it was: an output of the forward product sums
+// one row of X times one row of W, and a row of W is updated from all rows of X in order, in any block.
+constexpr std::size_t kGatheredBlockBytes = std::size_t(512) << 10;
+
+// Rows of W (of d values each) per block, kGatheredBlockBytes at most: a multiple of 12, so that no block but the
+// last ends in a partial tile (forward: 4 units; update: 3 or 6); at least 12 however long the rows.
+template <typename T>
+int gathered_block_units(int d) {
+    const std::size_t units = kGatheredBlockBytes / (std::size_t(d) * sizeof(T)) / 12 * 12;
+    return units > 12 ? int(units) : 12;
+}
+
 // z (m, h; rows ldz apart) = X[rows] (m, d) · Wᵀ, W (h, d) with rows ldw apart, in vectors of vector_bytes
 // (gathered_vector_bytes(): the widest the CPU has; 64 only where it has them).
 template <typename T>
 void gathered_dense_forward(T* z, GatheredRows<T> x, const T* w, int m, int h, int ldz, int ldw,
                             int vector_bytes = gathered_vector_bytes()) {
-#ifdef FASTMLP_HAS_SIMD_CLONES
     // Only where the CPU has them, whatever a caller asks for: elsewhere these instructions would fault.
-    if (vector_bytes == 64 && gathered_vector_bytes() == 64)
-        return gathered_detail::dense_forward_512(z, x, w, m, h, ldz, ldw);
+    const bool wide = vector_bytes == 64 && gathered_vector_bytes() == 64;
+    for (int u0 = 0, units = gathered_block_units<T>(x.d); u0 < h; u0 += units) {  // z[:, block] of W's rows
+        const int block = h - u0 < units ? h - u0 : units;
+        const T* wb = w + std::ptrdiff_t(u0) * ldw;
+#ifdef FASTMLP_HAS_SIMD_CLONES
+        if (wide) {
+            gathered_detail::dense_forward_512(z + u0, x, wb, m, block, ldz, ldw);
+            continue;
+        }
 #endif
-    gathered_detail::dense_forward_256(z, x, w, m, h, ldz, ldw);
+        gathered_detail::dense_forward_256(z + u0, x, wb, m, block, ldz, ldw);
+    }
 }
 
 // W (h, d; rows ldw apart) += alpha · δᵀ·X[rows], δ (m, h) with rows ldd apart, in vectors of vector_bytes.
 template <typename T>
 void gathered_weight_update(T* w, const T* delta, GatheredRows<T> x, T alpha, int m, int h, int ldw, int ldd,
                             int vector_bytes = gathered_vector_bytes()) {
+    const bool wide = vector_bytes == 64 && gathered_vector_bytes() == 64;
+    for (int u0 = 0, units = gathered_block_units<T>(x.d); u0 < h; u0 += units) {  // W[block] with δ[:, block]
+        const int block = h - u0 < units ? h - u0 : units;
+        T* wb = w + std::ptrdiff_t(u0) * ldw;
 #ifdef FASTMLP_HAS_SIMD_CLONES
-    if (vector_bytes == 64 && gathered_vector_bytes() == 64)
-        return gathered_detail::weight_update_512(w, delta, x, alpha, m, h, ldw, ldd);
+        if (wide) {
+            gathered_detail::weight_update_512(wb, delta + u0, x, alpha, m, block, ldw, ldd);
+            continue;
+        }
 #endif
-    gathered_detail::weight_update_256(w, delta, x, alpha, m, h, ldw, ldd);
+        gathered_detail::weight_update_256(wb, delta + u0, x, alpha, m, block, ldw, ldd);
+    }
 }
 
 }  // namespace fastmlp

@@ -163,8 +163,10 @@ void bind_for(py::module_& m) {
         softmax_backward(out.mutable_data(), dy.data(), y.data(), rows(y), cols(y));
         return out;
     }, nc("dYhat"), nc("Yhat"));
+    // own_kernels: the products the own kernels compute run in them (Products::own, as a chunk's products on an
+    // AVX-512 CPU: full_batch.cpp), in the widest vectors this CPU has; with a system BLAS the BLAS runs them all.
     m.def("dense_forward", [](const Array<T>& x, const Array<T>& w, const Array<T>& b, const std::string& act,
-                              bool transposed) {
+                              bool transposed, bool own_kernels) {
         require_2d(x, "X");
         require_2d(w, "W");
         const int n_in = transposed ? rows(w) : cols(w), n_out = transposed ? cols(w) : rows(w);
@@ -172,10 +174,13 @@ void bind_for(py::module_& m) {
         require_flat(b, n_out, "b");
         Array<T> out({py::ssize_t(rows(x)), py::ssize_t(n_out)});
         dense_forward(out.mutable_data(), x.data(), w.data(), b.data(), rows(x), n_in, n_out, parse_activation(act),
-                      transposed);
+                      transposed, static_cast<T*>(nullptr), ThreadSums<T>{},
+                      own_kernels ? Products::own : Products::blas);
         return out;
-    }, nc("X"), nc("W"), nc("b"), py::arg("activation"), py::arg("transpose_w") = false);
-    m.def("dense_backward", [](const Array<T>& dz, const Array<T>& x, const Array<T>& w, bool transposed) {
+    }, nc("X"), nc("W"), nc("b"), py::arg("activation"), py::arg("transpose_w") = false,
+       py::arg("own_kernels") = false);
+    m.def("dense_backward", [](const Array<T>& dz, const Array<T>& x, const Array<T>& w, bool transposed,
+                               bool own_kernels) {
         require_2d(dz, "dZ");
         require_2d(x, "X");
         require_2d(w, "W");
@@ -185,9 +190,10 @@ void bind_for(py::module_& m) {
         auto dw = like(w);
         Array<T> db(std::vector<py::ssize_t>{n_out}), dx(std::vector<py::ssize_t>{rows(x), n_in});
         dense_backward(dx.mutable_data(), dw.mutable_data(), db.mutable_data(), dz.data(), x.data(), w.data(), rows(x),
-                       n_in, n_out, transposed, false);
+                       n_in, n_out, transposed, false, T(1), false, static_cast<const T*>(nullptr),
+                       own_kernels ? Products::own : Products::blas);
         return py::make_tuple(dw, db, dx);
-    }, nc("dZ"), nc("X"), nc("W"), py::arg("transpose_w") = false);
+    }, nc("dZ"), nc("X"), nc("W"), py::arg("transpose_w") = false, py::arg("own_kernels") = false);
     m.def("gathered_dense_forward", [](const Array<T>& x, const std::optional<RowIndex>& index, const Array<T>& w,
                                        std::optional<int> vector_bytes) {
         const int bytes = gathered_vector_width(vector_bytes);

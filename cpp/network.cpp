@@ -122,7 +122,7 @@ void Network<T>::forward_layers(const Rows& rows, const T* x, int from, int upto
         const T* in = l == 0 ? x : hidden_rows(rows, l - 1);
         T* out = output ? rows.output : hidden_rows(rows, l);
         dense_forward(out, in, weight(l), pass_bias(l, form), rows.n, s[l], s[l + 1], pass_activation(l, form),
-                      bool(layout_.transposed[l]), sums, rows.sums);
+                      bool(layout_.transposed[l]), sums, rows.sums, rows.products);
     }
 }
 
@@ -271,7 +271,7 @@ void Network<T>::backward(const Rows& rows, const T* x, T* target, T scale, bool
         const T* in = l == 0 ? x : hidden_rows(rows, l - 1);
         dense_backward(l == 0 ? static_cast<T*>(nullptr) : next, dw, db, delta, in, weight(l), n, s[l], s[l + 1],
                        bool(layout_.transposed[l]), accumulate || bool(layout_.accumulate_dw[l]), scale, accumulate,
-                       delta_sums);
+                       delta_sums, rows.products);
         if (l == 0) break;
         const T* per_unit = nullptr;
         if (sparse()) {

@@ -11,6 +11,7 @@
 
 #include "activations.h"
 #include "aligned.h"
+#include "blas.h"
 #include "float_mode.h"
 #include "layout.h"
 #include "parallel.h"
@@ -125,6 +126,7 @@ class Network {
         ThreadSums<T> sums;       // scratch for the per-thread partial column sums
         T* grads = nullptr;       // a chunk's: its thread's own gradient buffer
         T* hidden[2] = {};        // inference: hidden layer l's activations in hidden[l % 2] (n × max_width each)
+        Products products = Products::blas;  // where the layers' products run (blas.h)
     };
     Rows whole_batch(int n);
     Rows thread_chunk(int id, int first, int n);
@@ -132,6 +134,7 @@ class Network {
     // Whether a batch of n rows runs in chunks on this many threads (each gets at least two), and the workspace
     // for whole batches of whole_rows rows and chunked ones of chunked_rows.
     bool runs_in_chunks(int n, int threads) const;
+    Products chunk_products() const;  // where the products of a batch in chunks run
     void ensure_chunk_capacity(int whole_rows, int chunked_rows);
     // The loss of rows [first, first + n) of x and y (and with want_grad its gradient in grads(), weight decay
     // included) in chunks of rows, on the workspace of ensure_chunk_capacity. check_x: each chunk's rows of x are

@@ -42,44 +42,32 @@ constexpr int kUnitSplitMaxRows = 64;
 constexpr int kWideUnits = 256;
 constexpr int kWideMaxRows = 512;
 
-// Steps of up to this many rows read them where they lie, with the gathered products (gathered_products.h). The
-// kernels have no cache blocking of their own: this step calls them on blocks of the thread's units whose rows of
-// W1 take at most kGatheredBlockBytes, so that a block stays in the core's L2 cache (1 MiB here) while every row of
-// the batch passes through it. Measured on the 2-core AMD EPYC VM (float32, shuffled), median epoch time over
-// alternating processes, gathered products ÷ gather + BLAS. In 256-bit vectors (kGatheredMaxRows), where a thread's
-// rows of W1 must also fit in one block (kGatheredMaxWeightBytes; the blocks were measured in 512-bit vectors only):
-// batch 32, H 64: 0.84–0.89 (3 pairs); batch 32, H 256 (392 KiB a thread): 0.83–0.84; batch 16, H 64: 0.86–0.94;
-// but batch 32, H 1024 (1.53 MiB a thread, unblocked): 0.99–1.18; batch 64, H 256: 1.11–1.14; batch 64, H 1024:
-// 1.16–1.20. float64, batch 32, H 64: 0.90–0.93. In-order batches (no gather to leave out, only the packing),
-// batch 32, H 64: 0.85–0.92 (6 pairs). In 512-bit vectors (kGatheredWideMaxRows; 2 runs each, against the step
-// without them, which at batch 128+ and H 256 is the split products path): batch 32, H 64: 0.62–0.64; batch 64,
-// H 64: 0.56–0.66; batch 128, H 64: 0.73–0.77; batch 64, H 256: 0.64–0.69; batch 128, H 256: 0.63–0.76; batch 256,
-// H 256: 0.68–0.78; batch 512, H 256: 0.63–0.77, H 128: 0.72–0.75; batch 1024, H 256: 0.79; batch 2048, H 256:
-// 0.88–0.94 (not taken: not measured enough). float64: batch 32, H 64: 0.55–0.57; batch 128, H 64: 0.69; batch 256,
-// H 128: 0.72–0.79. (Then the 512-bit update's tiles went from 4×4 to 6×4 with the δ broadcast folded: batch 128,
-// H 256 a further 0.83–0.92, batch 32, H 64 0.89–1.03; 3 pairs.) Then in blocks of units, at shares of W1 past
-// 512 KiB, against the split step with BLAS products (2–3 runs each, 9–15 epochs; 256 KiB blocks at H 1024, batch
-// 128 and 256, 512 KiB elsewhere): H 1024 (1.53 MiB a thread), batch 32: 0.54–0.57; 64: 0.58–0.59; 128:
-// 0.63–0.73; 256: 0.65–0.73; 512: 0.61–0.81; 1024: 0.81–0.83; H 512, batch 128/256: 0.65–0.67/0.70–0.71; H 2048,
-// batch 256: 0.74–0.76; H 4096, batch 128: 0.72–0.76; float64, H 256 (784 KiB a thread), batch 128: 0.67–0.77;
-// H 1024, batch 128/256: 0.68–0.86/0.86–0.87. Blocks of 64/128/256/512 KiB and unblocked at H 1024, batch 256
-// (2 runs): 96.7–102/89.7–93.7/86.3–93.8/86.1–87.7/88.6–91.8 ms.
+// Steps of up to this many rows read them where they lie, with the gathered products (gathered_products.h). The kernels
+// run on blocks of the thread's units whose rows of W1 take at most kGatheredBlockBytes (gathered_products.h), so that
+// a block stays in the core's L2 cache (1 MiB here) while every row of the batch passes through it. Measured on the
+// 2-core AMD EPYC VM (float32, shuffled), median epoch time over alternating processes, gathered products ÷ gather +
+// BLAS. In 256-bit vectors (kGatheredMaxRows), where a thread's rows of W1 must also fit in one block
+// (kGatheredMaxWeightBytes; the blocks were measured in 512-bit vectors only): batch 32, H 64: 0.84–0.89 (3 pairs);
+// batch 32, H 256 (392 KiB a thread): 0.83–0.84; batch 16, H 64: 0.86–0.94; but batch 32, H 1024 (1.53 MiB a thread,
+// unblocked): 0.99–1.18; batch 64, H 256: 1.11–1.14; batch 64, H 1024: 1.16–1.20. float64, batch 32, H 64: 0.90–0.93.
+// In-order batches (no gather to leave out, only the packing), batch 32, H 64: 0.85–0.92 (6 pairs). In 512-bit vectors
+// (kGatheredWideMaxRows; 2 runs each, against the step without them, which at batch 128+ and H 256 is the split
+// products path): batch 32, H 64: 0.62–0.64; batch 64, H 64: 0.56–0.66; batch 128, H 64: 0.73–0.77; batch 64, H 256:
+// 0.64–0.69; batch 128, H 256: 0.63–0.76; batch 256, H 256: 0.68–0.78; batch 512, H 256: 0.63–0.77, H 128: 0.72–0.75;
+// batch 1024, H 256: 0.79; batch 2048, H 256: 0.88–0.94 (not taken: not measured enough). float64: batch 32, H 64:
+// 0.55–0.57; batch 128, H 64: 0.69; batch 256, H 128: 0.72–0.79. (Then the 512-bit update's tiles went from 4×4 to 6×4
+// with the δ broadcast folded: batch 128, H 256 a further 0.83–0.92, batch 32, H 64 0.89–1.03; 3 pairs.) Then in blocks
+// of units, at shares of W1 past 512 KiB, against the split step with BLAS products (2–3 runs each, 9–15 epochs; 256
+// KiB blocks at H 1024, batch 128 and 256, 512 KiB elsewhere): H 1024 (1.53 MiB a thread), batch 32: 0.54–0.57; 64:
+// 0.58–0.59; 128: 0.63–0.73; 256: 0.65–0.73; 512: 0.61–0.81; 1024: 0.81–0.83; H 512, batch 128/256:
+// 0.65–0.67/0.70–0.71; H 2048, batch 256: 0.74–0.76; H 4096, batch 128: 0.72–0.76; float64, H 256 (784 KiB a thread),
+// batch 128: 0.67–0.77; H 1024, batch 128/256: 0.68–0.86/0.86–0.87. (Block sizes: gathered_products.h.)
 constexpr int kGatheredMaxRows = 32;
 constexpr int kGatheredWideMaxRows = 1024;
-constexpr std::size_t kGatheredBlockBytes = std::size_t(512) << 10;
 constexpr std::size_t kGatheredMaxWeightBytes = kGatheredBlockBytes;
 
 // The gathered products' row limit in the widest vectors this CPU has.
 int gathered_max_rows() { return gathered_vector_bytes() == 64 ? kGatheredWideMaxRows : kGatheredMaxRows; }
-
-// Units per block of the gathered products (rows of W1 of d inputs each, kGatheredBlockBytes at most): a multiple
-// of 12, so that no block but the thread's last ends in a partial tile of the forward product's 4 units or the
-// update's 3 or 6; at least 12 however wide the rows.
-template <typename T>
-int gathered_block_units(int d) {
-    const std::size_t units = kGatheredBlockBytes / (std::size_t(d) * sizeof(T)) / 12 * 12;
-    return units > 12 ? int(units) : 12;
-}
 
 int unit_blocks(int hidden) { return (hidden + kUnitBlock - 1) / kUnitBlock; }
 
@@ -191,9 +179,7 @@ bool Network<T>::unit_split_sgd_step(const T* x, const std::int64_t* rows, std::
                 return;
             }
             if (gathered) {
-                for (int b0 = 0, bu = gathered_block_units<T>(d); b0 < h; b0 += bu)  // A1[:, block], of (m, h)
-                    gathered_dense_forward(a1 + b0, x_rows, w1 + std::ptrdiff_t(u0 + b0) * d, m, std::min(bu, h - b0),
-                                           h, d);
+                gathered_dense_forward(a1, x_rows, w1 + std::ptrdiff_t(u0) * d, m, h, h, d);
                 // A NaN or ±inf in a row of X makes every product of that row NaN or ±inf (NaN·w, ±inf·0 and
                 // inf − inf are NaN, ±inf·w ≠ 0 is ±inf, and adding finite values keeps both), so each thread's
                 // own columns show every such row; only those rows are then looked at. (A product can also overflow,
@@ -240,10 +226,8 @@ bool Network<T>::unit_split_sgd_step(const T* x, const std::int64_t* rows, std::
             activation_backward(delta1, delta1, a1, static_cast<const T*>(nullptr), m, h, config_.hidden,
                                 delta1_sums, ThreadSums<T>{r.sums.row(id), 1, r.sums.stride});
             for (int j = 0; j < h; ++j) b1[u0 + j] -= learning_rate * delta1_sums[j];
-            if (gathered)  // W1[block] −= ρ·δ1[:, block]ᵀ·X, δ1 of (m, h)
-                for (int b0 = 0, bu = gathered_block_units<T>(d); b0 < h; b0 += bu)
-                    gathered_weight_update(w1 + std::ptrdiff_t(u0 + b0) * d, delta1 + b0, x_rows, -learning_rate, m,
-                                           std::min(bu, h - b0), d, h);
+            if (gathered)
+                gathered_weight_update(w1 + std::ptrdiff_t(u0) * d, delta1, x_rows, -learning_rate, m, h, d, h);
             else
                 blas_gemm(Trans::yes, Trans::no, h, d, m, -learning_rate, delta1, h, xb, d, T(1),
                           w1 + std::ptrdiff_t(u0) * d, d);

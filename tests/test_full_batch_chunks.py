@@ -180,3 +180,39 @@ def test_full_batch_gradient_descent_holds_chunks_not_the_batch(threads):
     net.train_epoch(X, np.arange(4000) % 10, 4000, learning_rate=0.1)
     whole_batch_deltas = 2 * 4000 * 784 * 4  # the two δ buffers a whole batch would need: 25 MB
     assert net._net.workspace_bytes < whole_batch_deltas
+
+
+# On an AVX-512 CPU a batch in chunks runs the forward products X·Wᵀ and the weight gradients in fastmlp's own
+# kernels wherever the rows they read are whole 64-byte vectors (cpp/gemm.cpp, own_kernel_rows): layer sizes that
+# are multiples of 16 (and of 8 for float64 alone: the autoencoder's 24 hidden units), with the products of the
+# other sizes, of a tied decoder (Wᵀ) and dX = δ·W still through the BLAS, side by side in one network.
+OWN_CONFIGS = [
+    dict(layer_sizes=(32, 48, 16)),
+    dict(layer_sizes=(64, 24, 64), output="sigmoid", loss="squared_error", sparsity_target=0.1, sparsity_weight=3.0,
+         weight_decay=1e-3),
+    dict(layer_sizes=(32, 16, 32), output="sigmoid", loss="squared_error", tied_weights=True, sparsity_target=0.1,
+         sparsity_weight=0.5),
+    dict(layer_sizes=(48, 32, 16, 8), hidden_activation="relu"),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("config", OWN_CONFIGS)
+@pytest.mark.parametrize("n_threads,n", [(1, 700), (2, 1100), (3, 2600)])
+def test_chunks_in_the_own_kernels_match_reference(threads, dtype, config, n_threads, n):
+    test_loss_and_grad_match_reference(threads, dtype, config, n_threads, n)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("config", OWN_CONFIGS)
+def test_a_chunked_epoch_in_the_own_kernels_matches_reference(threads, dtype, config):
+    """Full-batch SGD adds the step into the parameters inside the weight-gradient products (beta 1)."""
+    test_train_epoch_in_chunks_matches_reference(threads, dtype, "sgd", {}, config, 2, 1100, 1100, True)
+
+
+@pytest.mark.parametrize("extra", [dict(sparsity_target=0.1, sparsity_weight=3.0, weight_decay=0.01),
+                                   dict(tied_weights=True, sparsity_target=0.2, sparsity_weight=0.5)])
+def test_the_own_kernels_chunked_gradient_matches_finite_differences(threads, extra):
+    """An autoencoder whose every row is a whole number of 64-byte vectors in float64 (16 inputs, 8 hidden units)."""
+    test_chunked_gradient_matches_finite_differences(threads, (16, 8, 16), "sigmoid", "sigmoid", "squared_error",
+                                                     extra)

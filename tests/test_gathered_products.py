@@ -18,9 +18,11 @@ WIDTHS = [32, pytest.param(64, marks=pytest.mark.skipif(WIDEST < 64, reason="thi
 
 # rows m: 1..13 (3- and 6-row tiles and their remainders); units h: 1..9 (4-unit tiles); columns d: below, at and
 # past a vector and a block of 4 vectors (float32: 8 and 32 values in 32-byte vectors, 16 and 64 in 64-byte ones;
-# float64 half as many), and the benchmark's 784
+# float64 half as many), and the benchmark's 784; then W past one 512 KiB block of its rows (kGatheredBlockBytes):
+# 200 rows of 784 in blocks of 156 + 44 floats or 72 + 72 + 56 doubles, and rows of 20,000 in blocks of 12 + 2
 SHAPES = [(1, 1, 1), (2, 5, 7), (3, 4, 8), (4, 3, 9), (5, 6, 31), (6, 7, 32), (7, 8, 33), (7, 9, 47), (32, 32, 784),
-          (17, 13, 100), (8, 4, 15), (9, 5, 16), (10, 6, 17), (11, 9, 63), (12, 8, 64), (13, 3, 65), (12, 4, 129)]
+          (17, 13, 100), (8, 4, 15), (9, 5, 16), (10, 6, 17), (11, 9, 63), (12, 8, 64), (13, 3, 65), (12, 4, 129),
+          (30, 200, 784), (5, 14, 20000)]
 
 
 def tol(dtype):

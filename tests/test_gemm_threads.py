@@ -1,6 +1,7 @@
 """Products threaded by fastmlp (cpp/gemm.cpp): the team splits C into blocks of columns (or of rows when op(A) is
-the larger operand), one single-threaded BLAS call per block. Each product must agree with NumPy at every thread
-count, including a thread count larger than the number of blocks, and repeat bit for bit at the same count."""
+the larger operand), one single-threaded BLAS call per block, or where asked one call of fastmlp's own kernels for
+the products they compute. Each product must agree with NumPy at every thread count, including a thread count larger
+than the number of blocks, and repeat bit for bit at the same count."""
 import numpy as np
 import pytest
 
@@ -17,6 +18,10 @@ SHAPES = [
     (700, 900, 20),    # dZ·W with k = 20 (a 10-class output layer's size)
     (64, 500, 301),    # n_out >= samples: dW splits its rows as the forward product split W's (Split::rows)
 ]
+# The own kernels (own_kernels=True, Products::own) take the forward product X·Wᵀ and dW = dZᵀ·X where the rows
+# they read are whole 64-byte vectors (n_in a multiple of 16 floats or 8 doubles; transposed W: n_out): these shapes
+# split by rows and by columns, with tile remainders, and past a 512 KiB block of W's rows (784 × 200 floats)
+OWN_SHAPES = [(301, 160, 203), (37, 1008, 45), (1003, 784, 200), (64, 512, 301), (700, 96, 48)]
 TOL = {np.float32: dict(rtol=2e-4, atol=2e-4), np.float64: dict(rtol=1e-10, atol=1e-10)}
 
 
@@ -28,9 +33,11 @@ def thread_count():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("samples, n_in, n_out", SHAPES)
+@pytest.mark.parametrize("samples, n_in, n_out, own",
+                         [s + (False,) for s in SHAPES] + [s + (True,) for s in OWN_SHAPES])
 @pytest.mark.parametrize("transpose_w", [False, True])
-def test_split_products_match_numpy_at_every_thread_count(thread_count, dtype, samples, n_in, n_out, transpose_w):
+def test_split_products_match_numpy_at_every_thread_count(thread_count, dtype, samples, n_in, n_out, own,
+                                                          transpose_w):
     rng = np.random.default_rng(samples)
     X = rng.standard_normal((samples, n_in)).astype(dtype)
     W = rng.standard_normal((n_in, n_out) if transpose_w else (n_out, n_in)).astype(dtype)
@@ -42,8 +49,8 @@ def test_split_products_match_numpy_at_every_thread_count(thread_count, dtype, s
     scale = np.sqrt(max(n_in, samples, n_out))  # sums of k products of unit normals grow like √k
     for threads in (1, 2, 3, 7):  # 7: more threads than blocks in every split
         thread_count(threads)
-        runs = [(_core.dense_forward(X, W, b, "identity", transpose_w),) + _core.dense_backward(dZ, X, W, transpose_w)
-                for _ in range(2)]
+        runs = [(_core.dense_forward(X, W, b, "identity", transpose_w, own_kernels=own),) +
+                _core.dense_backward(dZ, X, W, transpose_w, own_kernels=own) for _ in range(2)]
         for got, again in zip(runs[0], runs[1]):
             np.testing.assert_array_equal(again, got)
         z, dw, db, dx = runs[0]

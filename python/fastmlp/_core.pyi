@@ -98,16 +98,16 @@ def all_in_unit_interval(values: numpy.typing.NDArray[numpy.float64]) -> bool:
 def build_info() -> dict[str, str]:
     ...
 @typing.overload
-def dense_backward(dZ: numpy.typing.NDArray[numpy.float32], X: numpy.typing.NDArray[numpy.float32], W: numpy.typing.NDArray[numpy.float32], transpose_w: bool = False) -> tuple[numpy.typing.NDArray[numpy.float32], numpy.typing.NDArray[numpy.float32], numpy.typing.NDArray[numpy.float32]]:
+def dense_backward(dZ: numpy.typing.NDArray[numpy.float32], X: numpy.typing.NDArray[numpy.float32], W: numpy.typing.NDArray[numpy.float32], transpose_w: bool = False, own_kernels: bool = False) -> tuple[numpy.typing.NDArray[numpy.float32], numpy.typing.NDArray[numpy.float32], numpy.typing.NDArray[numpy.float32]]:
     ...
 @typing.overload
-def dense_backward(dZ: numpy.typing.NDArray[numpy.float64], X: numpy.typing.NDArray[numpy.float64], W: numpy.typing.NDArray[numpy.float64], transpose_w: bool = False) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]:
+def dense_backward(dZ: numpy.typing.NDArray[numpy.float64], X: numpy.typing.NDArray[numpy.float64], W: numpy.typing.NDArray[numpy.float64], transpose_w: bool = False, own_kernels: bool = False) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]:
     ...
 @typing.overload
-def dense_forward(X: numpy.typing.NDArray[numpy.float32], W: numpy.typing.NDArray[numpy.float32], b: numpy.typing.NDArray[numpy.float32], activation: str, transpose_w: bool = False) -> numpy.typing.NDArray[numpy.float32]:
+def dense_forward(X: numpy.typing.NDArray[numpy.float32], W: numpy.typing.NDArray[numpy.float32], b: numpy.typing.NDArray[numpy.float32], activation: str, transpose_w: bool = False, own_kernels: bool = False) -> numpy.typing.NDArray[numpy.float32]:
     ...
 @typing.overload
-def dense_forward(X: numpy.typing.NDArray[numpy.float64], W: numpy.typing.NDArray[numpy.float64], b: numpy.typing.NDArray[numpy.float64], activation: str, transpose_w: bool = False) -> numpy.typing.NDArray[numpy.float64]:
+def dense_forward(X: numpy.typing.NDArray[numpy.float64], W: numpy.typing.NDArray[numpy.float64], b: numpy.typing.NDArray[numpy.float64], activation: str, transpose_w: bool = False, own_kernels: bool = False) -> numpy.typing.NDArray[numpy.float64]:
     ...
 @typing.overload
 def gathered_dense_forward(X: numpy.typing.NDArray[numpy.float32], rows: numpy.typing.NDArray[numpy.int64] | None, W: numpy.typing.NDArray[numpy.float32], vector_bytes: typing.SupportsInt | typing.SupportsIndex | None = None) -> numpy.typing.NDArray[numpy.float32]:
