@@ -58,8 +58,9 @@ def forced_core_warning(m):
     return (f"OPENBLAS_CORETYPE={core} is set (left as it is): OpenBLAS — fastmlp's default build, the NumPy "
             f"reference and scikit-learn — runs its {core} kernels, not the AVX-512 ones this "
             f"CPU could run, and its products may run at about half the rate (see benchmarks/README.md, 'Which BLAS'); "
-            f"fastmlp's own kernels for a one-hidden-layer network's small mini-batches (gathered products) run in "
-            f"AVX-512 all the same, so a case that runs on them can pass 100% of a yardstick measured through OpenBLAS")
+            f"fastmlp's own kernels (gathered products: a one-hidden-layer network's SGD steps of up to 1024 rows, and "
+            f"the forward and weight-gradient products of a batch in chunks) run in AVX-512 all the same, so a case "
+            f"that runs on them can pass 100% of a yardstick measured through OpenBLAS")
 
 
 def machine_info():
