@@ -52,9 +52,9 @@ inline void blas_gemm(Trans ta, Trans tb, int m, int n, int k, double alpha, con
 // operand and a block of its rows otherwise; `rows` always splits the rows.
 enum class Split { larger_operand, rows };
 
-// Where a dense layer's products run (dense.h): through gemm below, or on the calling thread in fastmlp's own kernels
-// (gathered_products.h), which a thread's products on its own chunk of rows take on an AVX-512 CPU (full_batch.cpp):
-// Z = X·Wᵀ and the accumulated dW += scale·dzᵀ·X; the others still go through gemm.
+// Where a dense layer's products run (dense.h): through the BLAS, or, where asked (a batch in chunks on a CPU whose
+// own kernels outrun the BLAS: full_batch.cpp), each thread's block of them in fastmlp's own kernels
+// (gathered_products.h) if they compute it: Z = X·Wᵀ, and dW = scale·δᵀ·X, added or not (gemm.cpp).
 enum class Products { blas, own };
 
 // The same product on get_num_threads() threads: see gemm.cpp.
@@ -71,5 +71,10 @@ void set_num_threads(int n);
 int get_num_threads();
 // Name of the BLAS, its build configuration and core type, as far as the library tells.
 std::string blas_description();
+// The widest vectors, in bytes, the BLAS's kernels run in, as far as it tells: 64 for OpenBLAS's AVX-512 cores
+// (SkylakeX, CooperLake, SapphireRapids) and MKL's AVX-512 code path, else 32 (OpenBLAS's other cores, among them
+// Haswell, which OPENBLAS_CORETYPE=Haswell picks on any CPU, and its Zen cores; MKL's AVX2 and generic paths, the
+// latter on AMD CPUs; a BLAS that does not tell).
+int blas_vector_bytes();
 
 }  // namespace fastmlp

@@ -37,6 +37,8 @@ std::map<std::string, std::string> build_info() {
     info["threads"] = std::to_string(get_num_threads());
     // The vector width of the small-batch split step's own kernels on this CPU (64: AVX-512).
     info["gathered_vector_bytes"] = std::to_string(gathered_vector_bytes());
+    // The BLAS's (blas.h); where the own kernels' are wider, they take the larger products too (gathered_outrun_blas).
+    info["blas_vector_bytes"] = std::to_string(blas_vector_bytes());
     return info;
 }
 

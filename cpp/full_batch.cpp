@@ -71,7 +71,8 @@ typename Network<T>::Rows Network<T>::thread_chunk(int id, int first, int n) {
 }
 
 // The products of a batch run in chunks, the hidden layers' forward products over the whole batch included: where
-// they can, in fastmlp's own kernels on an AVX-512 CPU (blas.h's Products), each thread on its own rows. Measured on
+// they can, in fastmlp's own kernels on a CPU where they run wider vectors than the BLAS (gathered_outrun_blas:
+// AVX-512 against AVX2 kernels), each thread's block of rows (gemm.cpp's Products::own). Measured on
 // the sparse autoencoder's gradient (784-196-784 over 10,000 samples, 2 threads, 3 runs each; the 512-bit kernels
 // against OpenBLAS's Haswell kernels, as OPENBLAS_CORETYPE=Haswell left them): 80.3-83.5 ms with every product
 // through the BLAS, 72.7-77.8 with the encoder's weight gradient in the own kernels, 65.6-71.8 with its forward
@@ -79,7 +80,7 @@ typename Network<T>::Rows Network<T>::thread_chunk(int id, int first, int n) {
 // all: it threads each product itself, where the own kernels run on the calling thread alone.
 template <typename T>
 Products Network<T>::chunk_products() const {
-    return kGemmPerThread && gathered_vector_bytes() == 64 ? Products::own : Products::blas;
+    return kGemmPerThread && gathered_outrun_blas() ? Products::own : Products::blas;
 }
 
 template <typename T>

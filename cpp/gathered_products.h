@@ -9,12 +9,14 @@
 // 165-175 GFLOP/s and update 153-193 at m = h = 32; at m = h = 128, forward 148-166 and update 167-210 against
 // OpenBLAS's 96-103 with the gather and 108). Their only cache blocking is over W's rows: the entry points at the
 // end run them on blocks of rows that stay in a core's L2 cache (kGatheredBlockBytes) while every row of X passes
-// through each block; which products take them is decided in unit_split.cpp and dense.h.
+// through each block. Which products take them: unit_split.cpp (the split step), gemm.cpp and full_batch.cpp (a
+// batch in chunks), both only where gathered_outrun_blas() past the small products.
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 
+#include "blas.h"
 #include "parallel.h"
 
 namespace fastmlp {
@@ -224,19 +226,36 @@ __attribute__((target("arch=x86-64-v4"))) void weight_update_512(T* w, const T* 
 
 }  // namespace gathered_detail
 
-// The entry points below run the kernels on blocks of W's rows of at most this many bytes, so that a block stays in
-// a core's L2 cache (1 MiB on the VM measured) while every row of X passes through it: at 784-1024-10, batch 256,
-// the epoch took 96.7-102/89.7-93.7/86.3-93.8/86.1-87.7/88.6-91.8 ms in blocks of 64/128/256/512 KiB and unblocked
-// (2 runs; more in unit_split.cpp). Blocks leave every sum's order as it was: an output of the forward product sums
-// one row of X times one row of W, and a row of W is updated from all rows of X in order, in any block.
+// Whether these kernels run wider vectors than the BLAS's (blas_vector_bytes): on an AVX-512 CPU whose BLAS runs
+// AVX2 kernels (OpenBLAS under OPENBLAS_CORETYPE=Haswell, as on the VM measured; MKL on an AMD CPU). Only then do
+// they take products past the small ones: where the BLAS runs vectors as wide, its packing and cache blocking pay off
+// on the larger products. Measured on that VM with the variable unset (OpenBLAS on its SkylakeX kernels; median of
+// 15 epochs, 2 runs each, own kernels against the rules of equal widths below): 784-1024-10 at batch 256
+// 103.5/84.0 against 80.9/74.4 ms, 784-256-10 at batch 128 25.7/24.2 against 24.0/20.8; the sparse autoencoder's
+// gradient 46.7/43.9 against 45.7/43.6 ms. (At batch 32, 784-1024-10, they still won, 93.5/82.9 against
+// 114.9/109.8 ms, and are left out all the same: one rule measured twice, not a boundary fitted to one VM.)
+inline bool gathered_outrun_blas() {
+    static const bool wider = gathered_vector_bytes() > blas_vector_bytes();
+    return wider;
+}
+
+// The entry points below run the kernels on blocks of W's rows of about this many bytes at most, so that a block
+// stays in a core's L2 cache (1 MiB on the VM measured) while every row of X passes through it: at 784-1024-10,
+// batch 256, the epoch took 96.7-102/89.7-93.7/86.3-93.8/86.1-87.7/88.6-91.8 ms in blocks of 64/128/256/512 KiB and
+// unblocked (2 runs; more in unit_split.cpp). Blocks leave every sum's order as it was: an output of the forward
+// product sums one row of X times one row of W, and a row of W is updated from all rows of X in order, in any block.
 constexpr std::size_t kGatheredBlockBytes = std::size_t(512) << 10;
 
-// Rows of W (of d values each) per block, kGatheredBlockBytes at most: a multiple of 12, so that no block but the
-// last ends in a partial tile (forward: 4 units; update: 3 or 6); at least 12 however long the rows.
+// Rows of W per block, for h rows of d values: all of them where they fit in kGatheredBlockBytes; else as few blocks
+// as fit, of equal size rounded up to a multiple of 12, so that no block but the last ends in a partial tile
+// (forward: 4 units; update: 3 or 6), and at least 12 however long the rows.
 template <typename T>
-int gathered_block_units(int d) {
-    const std::size_t units = kGatheredBlockBytes / (std::size_t(d) * sizeof(T)) / 12 * 12;
-    return units > 12 ? int(units) : 12;
+int gathered_block_units(int h, int d) {
+    const std::size_t fit = kGatheredBlockBytes / (std::size_t(d) * sizeof(T));
+    if (std::size_t(h) <= fit) return h > 0 ? h : 1;
+    const std::size_t most = fit / 12 * 12 > 12 ? fit / 12 * 12 : 12;
+    const std::size_t blocks = (std::size_t(h) + most - 1) / most, even = (std::size_t(h) + blocks - 1) / blocks;
+    return int((even + 11) / 12 * 12);
 }
 
 // z (m, h; rows ldz apart) = X[rows] (m, d) · Wᵀ, W (h, d) with rows ldw apart, in vectors of vector_bytes
@@ -244,37 +263,37 @@ int gathered_block_units(int d) {
 template <typename T>
 void gathered_dense_forward(T* z, GatheredRows<T> x, const T* w, int m, int h, int ldz, int ldw,
                             int vector_bytes = gathered_vector_bytes()) {
-    // Only where the CPU has them, whatever a caller asks for: elsewhere these instructions would fault.
-    const bool wide = vector_bytes == 64 && gathered_vector_bytes() == 64;
-    for (int u0 = 0, units = gathered_block_units<T>(x.d); u0 < h; u0 += units) {  // z[:, block] of W's rows
+    for (int u0 = 0, units = gathered_block_units<T>(h, x.d); u0 < h; u0 += units) {  // z[:, block] of W's rows
         const int block = h - u0 < units ? h - u0 : units;
         const T* wb = w + std::ptrdiff_t(u0) * ldw;
 #ifdef FASTMLP_HAS_SIMD_CLONES
-        if (wide) {
+        // Only where the CPU has them, whatever a caller asks for: elsewhere these instructions would fault.
+        if (vector_bytes == 64 && gathered_vector_bytes() == 64) {
             gathered_detail::dense_forward_512(z + u0, x, wb, m, block, ldz, ldw);
             continue;
         }
 #endif
         gathered_detail::dense_forward_256(z + u0, x, wb, m, block, ldz, ldw);
     }
+    (void)vector_bytes;
 }
 
 // W (h, d; rows ldw apart) += alpha · δᵀ·X[rows], δ (m, h) with rows ldd apart, in vectors of vector_bytes.
 template <typename T>
 void gathered_weight_update(T* w, const T* delta, GatheredRows<T> x, T alpha, int m, int h, int ldw, int ldd,
                             int vector_bytes = gathered_vector_bytes()) {
-    const bool wide = vector_bytes == 64 && gathered_vector_bytes() == 64;
-    for (int u0 = 0, units = gathered_block_units<T>(x.d); u0 < h; u0 += units) {  // W[block] with δ[:, block]
+    for (int u0 = 0, units = gathered_block_units<T>(h, x.d); u0 < h; u0 += units) {  // W[block] with δ[:, block]
         const int block = h - u0 < units ? h - u0 : units;
         T* wb = w + std::ptrdiff_t(u0) * ldw;
 #ifdef FASTMLP_HAS_SIMD_CLONES
-        if (wide) {
+        if (vector_bytes == 64 && gathered_vector_bytes() == 64) {
             gathered_detail::weight_update_512(wb, delta + u0, x, alpha, m, block, ldw, ldd);
             continue;
         }
 #endif
         gathered_detail::weight_update_256(wb, delta + u0, x, alpha, m, block, ldw, ldd);
     }
+    (void)vector_bytes;
 }
 
 }  // namespace fastmlp

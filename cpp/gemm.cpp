@@ -28,7 +28,7 @@ namespace {
 // a row (784 bytes) made it slower: 77-80 ms with them in the own kernels, 66-72 with them left to the BLAS.
 template <typename T>
 bool own_kernel_rows(int len) {
-    return std::size_t(len) * sizeof(T) % 64 == 0;
+    return len > 0 && std::size_t(len) * sizeof(T) % 64 == 0;
 }
 
 // One product on the calling thread: through the BLAS, or where asked (Products::own) and of a form they compute,

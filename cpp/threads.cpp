@@ -2,6 +2,7 @@
 // call their thread setters when present without making them a link requirement.
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -187,6 +188,23 @@ std::string blas_description() {
     if (MKL_Get_Max_Threads) return "Intel MKL";
     return "system BLAS (FindBLAS)";
 #endif
+}
+
+int blas_vector_bytes() {
+    std::string kernels;  // what the BLAS says of the kernels it runs
+#if defined(FASTMLP_SCIPY_OPENBLAS)
+    kernels = scipy_openblas_get_corename();
+#elif defined(FASTMLP_MKL)
+    MKLVersion version;
+    mkl_get_version(&version);
+    kernels = version.Processor;  // "Intel(R) Advanced Vector Extensions 512 (Intel(R) AVX-512) enabled ..."
+#else
+    if (openblas_get_corename) kernels = openblas_get_corename();
+#endif
+    std::transform(kernels.begin(), kernels.end(), kernels.begin(), [](unsigned char c) { return std::tolower(c); });
+    for (const char* wide : {"skylakex", "cooperlake", "sapphirerapids", "avx-512"})
+        if (kernels.find(wide) != std::string::npos) return 64;
+    return 32;
 }
 
 }  // namespace fastmlp

@@ -1,6 +1,7 @@
 // The plain-SGD step of a one-hidden-layer network on a small mini-batch (or a wide layer's, up to 512 rows: see
-// kWideUnits; or, in 512-bit vectors, any of up to 1024 rows read in place: see kGatheredWideMaxRows), on one
-// OpenMP team whose threads each own a block of hidden units: rows of W1 and b1, columns of W2.
+// kWideUnits; or, where its own kernels outrun the BLAS, any of up to 1024 rows read in place: see
+// kGatheredWideMaxRows), on one OpenMP team whose threads each own a block of hidden units: rows of W1 and b1, columns
+// of W2.
 // Why: at 784-64-10 and batch 32 the products are too small to split well one by one. Each split product forks and
 // joins, and between them the output layer, the loss and the small products ran on one thread while the others
 // waited (perf, 2 threads: one thread idle a third of the time; 2 threads only 1.5x faster than 1). Owning units, a
@@ -46,12 +47,13 @@ constexpr int kWideMaxRows = 512;
 // run on blocks of the thread's units whose rows of W1 take at most kGatheredBlockBytes (gathered_products.h), so that
 // a block stays in the core's L2 cache (1 MiB here) while every row of the batch passes through it. Measured on the
 // 2-core AMD EPYC VM (float32, shuffled), median epoch time over alternating processes, gathered products ÷ gather +
-// BLAS. In 256-bit vectors (kGatheredMaxRows), where a thread's rows of W1 must also fit in one block
-// (kGatheredMaxWeightBytes; the blocks were measured in 512-bit vectors only): batch 32, H 64: 0.84–0.89 (3 pairs);
-// batch 32, H 256 (392 KiB a thread): 0.83–0.84; batch 16, H 64: 0.86–0.94; but batch 32, H 1024 (1.53 MiB a thread,
-// unblocked): 0.99–1.18; batch 64, H 256: 1.11–1.14; batch 64, H 1024: 1.16–1.20. float64, batch 32, H 64: 0.90–0.93.
-// In-order batches (no gather to leave out, only the packing), batch 32, H 64: 0.85–0.92 (6 pairs). In 512-bit vectors
-// (kGatheredWideMaxRows; 2 runs each, against the step without them, which at batch 128+ and H 256 is the split
+// BLAS. Where the kernels' vectors are no wider than the BLAS's (kGatheredMaxRows; measured in 256-bit vectors against
+// OpenBLAS's Haswell kernels), and only while a thread's rows of W1 take at most kGatheredMaxWeightBytes (so: in one
+// block): batch 32, H 64: 0.84–0.89 (3 pairs); batch 32, H 256 (392 KiB a thread): 0.83–0.84; batch 16, H 64:
+// 0.86–0.94; but batch 32, H 1024 (1.53 MiB a thread, unblocked): 0.99–1.18; batch 64, H 256: 1.11–1.14; batch 64, H
+// 1024: 1.16–1.20. float64, batch 32, H 64: 0.90–0.93. In-order batches (no gather to leave out, only the packing),
+// batch 32, H 64: 0.85–0.92 (6 pairs). Where they are wider (gathered_outrun_blas: 512 bits against OpenBLAS's AVX2
+// kernels; kGatheredWideMaxRows; 2 runs each, against the step without them, which at batch 128+ and H 256 is the split
 // products path): batch 32, H 64: 0.62–0.64; batch 64, H 64: 0.56–0.66; batch 128, H 64: 0.73–0.77; batch 64, H 256:
 // 0.64–0.69; batch 128, H 256: 0.63–0.76; batch 256, H 256: 0.68–0.78; batch 512, H 256: 0.63–0.77, H 128: 0.72–0.75;
 // batch 1024, H 256: 0.79; batch 2048, H 256: 0.88–0.94 (not taken: not measured enough). float64: batch 32, H 64:
@@ -64,10 +66,10 @@ constexpr int kWideMaxRows = 512;
 // batch 128: 0.67–0.77; H 1024, batch 128/256: 0.68–0.86/0.86–0.87. (Block sizes: gathered_products.h.)
 constexpr int kGatheredMaxRows = 32;
 constexpr int kGatheredWideMaxRows = 1024;
-constexpr std::size_t kGatheredMaxWeightBytes = kGatheredBlockBytes;
+constexpr std::size_t kGatheredMaxWeightBytes = std::size_t(512) << 10;
 
 // The gathered products' row limit in the widest vectors this CPU has.
-int gathered_max_rows() { return gathered_vector_bytes() == 64 ? kGatheredWideMaxRows : kGatheredMaxRows; }
+int gathered_max_rows() { return gathered_outrun_blas() ? kGatheredWideMaxRows : kGatheredMaxRows; }
 
 int unit_blocks(int hidden) { return (hidden + kUnitBlock - 1) / kUnitBlock; }
 
@@ -91,7 +93,7 @@ bool Network<T>::unit_split_gathers(int rows, int team) const {
     const int blocks = unit_blocks(layout_.sizes[1]);
     const int h_own_max = std::min(layout_.sizes[1], (blocks + team - 1) / team * kUnitBlock);  // the largest share
     if (rows > gathered_max_rows()) return false;
-    return gathered_vector_bytes() == 64 ||
+    return gathered_outrun_blas() ||
            std::size_t(h_own_max) * std::size_t(layout_.sizes[0]) * sizeof(T) <= kGatheredMaxWeightBytes;
 }
 

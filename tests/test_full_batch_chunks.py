@@ -182,10 +182,12 @@ def test_full_batch_gradient_descent_holds_chunks_not_the_batch(threads):
     assert net._net.workspace_bytes < whole_batch_deltas
 
 
-# On an AVX-512 CPU a batch in chunks runs the forward products X·Wᵀ and the weight gradients in fastmlp's own
-# kernels wherever the rows they read are whole 64-byte vectors (cpp/gemm.cpp, own_kernel_rows): layer sizes that
-# are multiples of 16 (and of 8 for float64 alone: the autoencoder's 24 hidden units), with the products of the
-# other sizes, of a tied decoder (Wᵀ) and dX = δ·W still through the BLAS, side by side in one network.
+# Where the own kernels outrun the BLAS (an AVX-512 CPU whose BLAS runs AVX2 kernels, as under
+# OPENBLAS_CORETYPE=Haswell), a batch in chunks runs the products of the forms they compute in them wherever the rows
+# they read are whole 64-byte vectors (cpp/gemm.cpp, own_kernel_rows): X·Wᵀ, the weight gradients, and a tied
+# decoder's δ·(Wᵀ)ᵀ and transposed gradient, at layer sizes that are multiples of 16 (and of 8 for float64 alone:
+# the autoencoder's 24 hidden units); the products of other sizes, a tied decoder's forward product X·W and
+# dX = δ·W through the BLAS, side by side in one network. Elsewhere these repeat the BLAS path's tests.
 OWN_CONFIGS = [
     dict(layer_sizes=(32, 48, 16)),
     dict(layer_sizes=(64, 24, 64), output="sigmoid", loss="squared_error", sparsity_target=0.1, sparsity_weight=3.0,
@@ -206,7 +208,7 @@ def test_chunks_in_the_own_kernels_match_reference(threads, dtype, config, n_thr
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("config", OWN_CONFIGS)
 def test_a_chunked_epoch_in_the_own_kernels_matches_reference(threads, dtype, config):
-    """Full-batch SGD adds the step into the parameters inside the weight-gradient products (beta 1)."""
+    """Full-batch SGD in chunks: each chunk's weight gradients added into its thread's gradient buffer (beta 1)."""
     test_train_epoch_in_chunks_matches_reference(threads, dtype, "sgd", {}, config, 2, 1100, 1100, True)
 
 

@@ -19,7 +19,7 @@ WIDTHS = [32, pytest.param(64, marks=pytest.mark.skipif(WIDEST < 64, reason="thi
 # rows m: 1..13 (3- and 6-row tiles and their remainders); units h: 1..9 (4-unit tiles); columns d: below, at and
 # past a vector and a block of 4 vectors (float32: 8 and 32 values in 32-byte vectors, 16 and 64 in 64-byte ones;
 # float64 half as many), and the benchmark's 784; then W past one 512 KiB block of its rows (kGatheredBlockBytes):
-# 200 rows of 784 in blocks of 156 + 44 floats or 72 + 72 + 56 doubles, and rows of 20,000 in blocks of 12 + 2
+# 200 rows of 784 in blocks of 108 + 92 floats or 72 + 72 + 56 doubles, and rows of 20,000 in blocks of 12 + 2
 SHAPES = [(1, 1, 1), (2, 5, 7), (3, 4, 8), (4, 3, 9), (5, 6, 31), (6, 7, 32), (7, 8, 33), (7, 9, 47), (32, 32, 784),
           (17, 13, 100), (8, 4, 15), (9, 5, 16), (10, 6, 17), (11, 9, 63), (12, 8, 64), (13, 3, 65), (12, 4, 129),
           (30, 200, 784), (5, 14, 20000)]
@@ -86,6 +86,17 @@ def test_the_widest_width_is_what_the_cpu_reports():
     gcc_major = int(fastmlp.build_info()["compiler"].split()[1].split(".")[0])
     expect_64 = gcc_major >= 12 and AVX512_V4 <= cpu_flags()
     assert WIDEST == (64 if expect_64 else 32)
+
+
+def test_the_blas_width_is_what_its_core_says():
+    """blas_vector_bytes, against which the own kernels' width decides which products they take: 64 for OpenBLAS's
+    AVX-512 cores, 32 for its others (OPENBLAS_CORETYPE=Haswell among them); MKL tells it by its code path."""
+    info = fastmlp.build_info()
+    core = info["blas_config"].rsplit("core=", 1)[-1].lower() if "core=" in info["blas_config"] else None
+    if core is not None:
+        assert int(info["blas_vector_bytes"]) == (64 if core in ("skylakex", "cooperlake", "sapphirerapids") else 32)
+    else:
+        assert info["blas_vector_bytes"] in ("32", "64")
 
 
 @pytest.mark.skipif(WIDEST < 64, reason="this CPU has no 512-bit vectors")

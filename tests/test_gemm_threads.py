@@ -5,6 +5,7 @@ than the number of blocks, and repeat bit for bit at the same count."""
 import numpy as np
 import pytest
 
+import fastmlp
 from fastmlp import _core
 from fastmlp import reference as ref
 
@@ -23,6 +24,9 @@ SHAPES = [
 # split by rows and by columns, with tile remainders, and past a 512 KiB block of W's rows (784 × 200 floats)
 OWN_SHAPES = [(301, 160, 203), (37, 1008, 45), (1003, 784, 200), (64, 512, 301), (700, 96, 48)]
 TOL = {np.float32: dict(rtol=2e-4, atol=2e-4), np.float64: dict(rtol=1e-10, atol=1e-10)}
+# Whether fastmlp splits the products itself (the vendored OpenBLAS or MKL, with OpenMP): only then can a product
+# run in the own kernels; a system BLAS threads and runs them all.
+SPLIT_GEMM = fastmlp.build_info()["blas"] != "system" and fastmlp.build_info()["openmp"].startswith("yes")
 
 
 @pytest.fixture
@@ -57,6 +61,15 @@ def test_split_products_match_numpy_at_every_thread_count(thread_count, dtype, s
         for got, want in ((z, want_z), (dw, want_dw), (db, want_db), (dx, want_dx)):
             assert got.dtype == dtype and got.shape == want.shape
             np.testing.assert_allclose(got / scale, want / scale, **TOL[dtype])
+        if own and SPLIT_GEMM and not transpose_w:
+            # The own kernels ran: their sums, in the same order however a product is split, bit for bit. The forward
+            # product in every split; dW only on one thread (a split by columns reads rows of X in part, which the
+            # kernels do not, and goes to the BLAS).
+            np.testing.assert_array_equal(z, _core.gathered_dense_forward(X, None, W) + b)
+            if threads == 1:
+                want_own = np.zeros_like(W)
+                _core.gathered_weight_update(want_own, dZ, X, None, 1.0)
+                np.testing.assert_array_equal(dw, want_own)
 
 
 def test_a_product_too_small_to_split_is_the_same_at_any_thread_count(thread_count):

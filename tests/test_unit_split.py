@@ -19,11 +19,13 @@ from fastmlp import reference as ref
 MAX_SPLIT_ROWS = 64    # kUnitSplitMaxRows: mini-batches up to this many rows take the split step
 WIDE_UNITS = 256       # kWideUnits: ... and up to kWideMaxRows when each thread owns at least this many hidden units
 WIDE_MAX_ROWS = 512
-# kGatheredMaxRows (256-bit vectors) or kGatheredWideMaxRows (512-bit, an AVX-512 CPU): steps read the batch in
-# place, and past MAX_SPLIT_ROWS such steps still take the split step; in 256-bit vectors only while a thread's rows
-# of W1 take at most kGatheredMaxWeightBytes, in 512-bit ones in blocks of units of at most kGatheredBlockBytes
-WIDEST = int(fastmlp.build_info()["gathered_vector_bytes"])
-GATHERED_MAX_ROWS = 1024 if WIDEST == 64 else 32
+# kGatheredMaxRows, or kGatheredWideMaxRows where the own kernels run wider vectors than the BLAS (512-bit ones on an
+# AVX-512 CPU whose BLAS runs AVX2 kernels: gathered_outrun_blas): steps read the batch in place, and past
+# MAX_SPLIT_ROWS such steps still take the split step; otherwise only while a thread's rows of W1 take at most
+# kGatheredMaxWeightBytes, where they outrun it in blocks of units of at most kGatheredBlockBytes
+INFO = fastmlp.build_info()
+OUTRUN = int(INFO["gathered_vector_bytes"]) > int(INFO["blas_vector_bytes"])
+GATHERED_MAX_ROWS = 1024 if OUTRUN else 32
 GATHERED_MAX_WEIGHT_BYTES = 512 * 1024
 
 OUTPUTS = [dict(), dict(output="sigmoid", loss="binary_cross_entropy"), dict(output="identity"),
@@ -44,7 +46,7 @@ def split_buffers_bytes(net, batch, n_threads):
     itemsize = np.dtype(net.dtype).itemsize
     blocks = -(-h // 16)                                  # 16-unit blocks, shared out whole
     units = min(h, -(-blocks // n_threads) * 16)          # the largest thread's share
-    in_place = batch <= GATHERED_MAX_ROWS and (WIDEST == 64 or units * d * itemsize <= GATHERED_MAX_WEIGHT_BYTES)
+    in_place = batch <= GATHERED_MAX_ROWS and (OUTRUN or units * d * itemsize <= GATHERED_MAX_WEIGHT_BYTES)
     return (n_threads - 1) * batch * (k if in_place else d + k) * itemsize
 
 
@@ -99,9 +101,9 @@ def test_a_large_batch_read_in_place_matches_the_reference(threads, dtype, n_thr
 @pytest.mark.parametrize("n_threads,width", [(2, 64), (3, 70)])
 def test_a_thread_share_past_the_block_bytes_matches_the_reference(threads, dtype, n_threads, width):
     """At 4112 inputs a thread's rows of W1 take more than 512 KiB (32 units: 526 KiB in float32, 1.05 MiB in
-    float64): in 512-bit vectors the step reads the batch in place in blocks of units (24 + 8 units in float32,
-    12 + 12 + 8 in float64; 70 units on 3 threads are shares of 32, 32 and 6). Batch 100, past MAX_SPLIT_ROWS (in
-    256-bit vectors not the split step: its products run through the BLAS), and a smaller last one."""
+    float64): where the own kernels outrun the BLAS the step reads the batch in place in blocks of units (24 + 8
+    units in float32, 12 + 12 + 8 in float64; 70 units on 3 threads are shares of 32, 32 and 6). Batch 100, past
+    MAX_SPLIT_ROWS (elsewhere not the split step: its products run through the BLAS), and a smaller last one."""
     threads(n_threads)
     assert_two_epochs_match_the_reference(dict(layer_sizes=(4112, width, 6)), dtype, 250, 100, True, data_seed=8)
 
@@ -131,21 +133,21 @@ def test_the_split_step_is_the_path_taken_and_only_where_it_applies(threads):
         assert extra_bytes(n_threads, batch) == split_buffers_bytes(net, batch, team), (n_threads, batch)
     # 4 blocks of units on 3 threads: 2 + 2 on a team of 2, none left idle
     assert extra_bytes(3, 32, sizes=(32, 64, 16)) == split_buffers_bytes(net, 32, 2)
-    # past 512 KiB of W1 rows a thread (4112 units of 32 inputs), 32 rows are copied again in 256-bit vectors; in
-    # 512-bit ones they are still read in place, in blocks of units
+    # past 512 KiB of W1 rows a thread (4112 units of 32 inputs), 32 rows are copied again; where the own kernels
+    # outrun the BLAS they are still read in place, in blocks of units
     big = (32, 8224, 16)
-    assert split_bytes(big, 32, 2) == 32 * (16 if WIDEST == 64 else 32 + 16) * 4
+    assert split_bytes(big, 32, 2) == 32 * (16 if OUTRUN else 32 + 16) * 4
     assert extra_bytes(2, 32, sizes=big) == split_bytes(big, 32, 2)
     assert extra_bytes(2, 32, sizes=(32, 8192, 16)) == 32 * 16 * 4  # exactly 512 KiB: in place
     assert extra_bytes(1, 32) == 0
     assert extra_bytes(2, 32, sizes=(32, 16, 16)) == 0          # one block of hidden units
     assert extra_bytes(2, 32, sizes=(32, 48, 48, 16)) == 0      # two hidden layers
     assert extra_bytes(2, 32, optimizer="momentum") == 0
-    # past MAX_SPLIT_ROWS rows: taken where the batch is read in place, up to GATHERED_MAX_ROWS rows in 512-bit
-    # vectors however many bytes a thread's rows of W1 take (32 units of 4112 inputs: 526 KiB, two blocks of units);
-    # never in 256-bit ones, whose GATHERED_MAX_ROWS is below MAX_SPLIT_ROWS
+    # past MAX_SPLIT_ROWS rows: taken where the batch is read in place, up to GATHERED_MAX_ROWS rows where the own
+    # kernels outrun the BLAS however many bytes a thread's rows of W1 take (32 units of 4112 inputs: 526 KiB, two
+    # blocks of units); never elsewhere, where GATHERED_MAX_ROWS is below MAX_SPLIT_ROWS
     gathers = MAX_SPLIT_ROWS + 1 <= GATHERED_MAX_ROWS
-    assert gathers == (WIDEST == 64)
+    assert gathers == OUTRUN
     for sizes in [(32, 48, 16), (4112, 48, 16), (4096, 48, 16)]:
         assert extra_bytes(2, MAX_SPLIT_ROWS + 1, sizes=sizes) == (
             split_bytes(sizes, MAX_SPLIT_ROWS + 1, 2) if gathers else 0), sizes
@@ -153,8 +155,8 @@ def test_the_split_step_is_the_path_taken_and_only_where_it_applies(threads):
         assert extra_bytes(2, GATHERED_MAX_ROWS) == split_buffers_bytes(net, GATHERED_MAX_ROWS, 2)
         assert extra_bytes(2, GATHERED_MAX_ROWS + 1) == 0
     # wide layers: up to WIDE_MAX_ROWS rows when every thread owns WIDE_UNITS hidden units or more (here at 4096
-    # inputs, so that a thread's rows of W1 take more than 512 KiB and in 256-bit vectors the step copies the batch).
-    # In 512-bit vectors the steps the rule leaves out read the batch in place, and are taken all the same.
+    # inputs, so that a thread's rows of W1 take more than 512 KiB and the step copies the batch). Where the own
+    # kernels outrun the BLAS, the steps the rule leaves out read the batch in place, and are taken all the same.
     def not_wide(sizes, batch, team):
         return split_bytes(sizes, batch, team) if gathers else 0
 
