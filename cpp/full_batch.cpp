@@ -76,7 +76,8 @@ typename Network<T>::Rows Network<T>::thread_chunk(int id, int first, int n) {
 // the sparse autoencoder's gradient (784-196-784 over 10,000 samples, 2 threads, 3 runs each; the 512-bit kernels
 // against OpenBLAS's Haswell kernels, as OPENBLAS_CORETYPE=Haswell left them): 80.3-83.5 ms with every product
 // through the BLAS, 72.7-77.8 with the encoder's weight gradient in the own kernels, 65.6-71.8 with its forward
-// product too (the other three, at 196 values a row, stay with the BLAS: see gemm.cpp). A system BLAS keeps them
+// product too (the other three, at 196 values a row, stay with the BLAS: see gemm.cpp); the final build, in two more
+// runs: 81.5-87.3 ms through the BLAS, 70.4-72.9 in the own kernels. A system BLAS keeps them
 // all: it threads each product itself, where the own kernels run on the calling thread alone.
 template <typename T>
 Products Network<T>::chunk_products() const {
