@@ -258,42 +258,45 @@ int gathered_block_units(int h, int d) {
     return int((even + 11) / 12 * 12);
 }
 
+namespace gathered_detail {
+
+// kernel(u0, block) for the blocks [u0, u0 + block) of W's h rows of d values (gathered_block_units).
+template <typename T, typename Kernel>
+void over_weight_blocks(int h, int d, Kernel&& kernel) {
+    for (int u0 = 0, units = gathered_block_units<T>(h, d); u0 < h; u0 += units)
+        kernel(u0, h - u0 < units ? h - u0 : units);
+}
+
+}  // namespace gathered_detail
+
 // z (m, h; rows ldz apart) = X[rows] (m, d) · Wᵀ, W (h, d) with rows ldw apart, in vectors of vector_bytes
 // (gathered_vector_bytes(): the widest the CPU has; 64 only where it has them).
 template <typename T>
 void gathered_dense_forward(T* z, GatheredRows<T> x, const T* w, int m, int h, int ldz, int ldw,
                             int vector_bytes = gathered_vector_bytes()) {
-    for (int u0 = 0, units = gathered_block_units<T>(h, x.d); u0 < h; u0 += units) {  // z[:, block] of W's rows
-        const int block = h - u0 < units ? h - u0 : units;
+    // Only where the CPU has them, whatever a caller asks for: elsewhere these instructions would fault.
+    [[maybe_unused]] const bool wide = vector_bytes == 64 && gathered_vector_bytes() == 64;
+    gathered_detail::over_weight_blocks<T>(h, x.d, [&](int u0, int block) {  // z[:, block] of W's rows
         const T* wb = w + std::ptrdiff_t(u0) * ldw;
 #ifdef FASTMLP_HAS_SIMD_CLONES
-        // Only where the CPU has them, whatever a caller asks for: elsewhere these instructions would fault.
-        if (vector_bytes == 64 && gathered_vector_bytes() == 64) {
-            gathered_detail::dense_forward_512(z + u0, x, wb, m, block, ldz, ldw);
-            continue;
-        }
+        if (wide) return gathered_detail::dense_forward_512(z + u0, x, wb, m, block, ldz, ldw);
 #endif
         gathered_detail::dense_forward_256(z + u0, x, wb, m, block, ldz, ldw);
-    }
-    (void)vector_bytes;
+    });
 }
 
 // W (h, d; rows ldw apart) += alpha · δᵀ·X[rows], δ (m, h) with rows ldd apart, in vectors of vector_bytes.
 template <typename T>
 void gathered_weight_update(T* w, const T* delta, GatheredRows<T> x, T alpha, int m, int h, int ldw, int ldd,
                             int vector_bytes = gathered_vector_bytes()) {
-    for (int u0 = 0, units = gathered_block_units<T>(h, x.d); u0 < h; u0 += units) {  // W[block] with δ[:, block]
-        const int block = h - u0 < units ? h - u0 : units;
+    [[maybe_unused]] const bool wide = vector_bytes == 64 && gathered_vector_bytes() == 64;
+    gathered_detail::over_weight_blocks<T>(h, x.d, [&](int u0, int block) {  // W[block] with δ[:, block]
         T* wb = w + std::ptrdiff_t(u0) * ldw;
 #ifdef FASTMLP_HAS_SIMD_CLONES
-        if (vector_bytes == 64 && gathered_vector_bytes() == 64) {
-            gathered_detail::weight_update_512(wb, delta + u0, x, alpha, m, block, ldw, ldd);
-            continue;
-        }
+        if (wide) return gathered_detail::weight_update_512(wb, delta + u0, x, alpha, m, block, ldw, ldd);
 #endif
         gathered_detail::weight_update_256(wb, delta + u0, x, alpha, m, block, ldw, ldd);
-    }
-    (void)vector_bytes;
+    });
 }
 
 }  // namespace fastmlp

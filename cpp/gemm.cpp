@@ -8,8 +8,8 @@
 // packs only its part of it. When the forward product C = X·Wᵀ splits W's rows, the weight gradient δᵀ·X (or the
 // fused update W −= lr·δᵀ·X) asks for Split::rows (dense.h): each thread then updates the rows of W it multiplied,
 // still in its core's cache (784-64-10 at batch 32: another +15% samples/s; 784-256-10 at batch 128: +5%).
-// A product asked to run in the own kernels (Products::own: a batch in chunks on an AVX-512 CPU, full_batch.cpp) runs
-// each thread's block in them where they compute it (thread_gemm), and the rest through the BLAS as above.
+// A product asked to run in the own kernels (Products::own: a batch in chunks where they outrun the BLAS,
+// full_batch.cpp) runs each thread's block in them where they compute it (thread_gemm), the rest through the BLAS.
 #include "blas.h"
 #include "parallel.h"
 
@@ -22,6 +22,7 @@ namespace fastmlp {
 
 namespace {
 
+#ifdef FASTMLP_SPLIT_GEMM
 // Whether the own kernels take a product whose rows (of B, and for the forward product of A) hold len values:
 // whole 64-byte vectors only, since their last len % lanes columns run one value at a time. On the sparse
 // autoencoder's gradient (784-196-784, 10,000 samples, 2 threads; 3 runs each) the decoder's products at 196 values
@@ -52,7 +53,6 @@ void thread_gemm(Trans ta, Trans tb, int m, int n, int k, T alpha, const T* a, i
     blas_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-#ifdef FASTMLP_SPLIT_GEMM
 // Below this many multiply-adds a product runs on the calling thread: a fork/join costs about what one thread
 // needs for ~2^18 of them.
 constexpr double kSplitMinMultiplyAdds = double(1 << 18);

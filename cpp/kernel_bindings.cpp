@@ -163,8 +163,8 @@ void bind_for(py::module_& m) {
         softmax_backward(out.mutable_data(), dy.data(), y.data(), rows(y), cols(y));
         return out;
     }, nc("dYhat"), nc("Yhat"));
-    // own_kernels: the products the own kernels compute run in them (Products::own, as a chunk's products on an
-    // AVX-512 CPU: full_batch.cpp), in the widest vectors this CPU has; with a system BLAS the BLAS runs them all.
+    // own_kernels: the products the own kernels compute run in them (Products::own, as a chunk's products where those
+    // kernels outrun the BLAS: full_batch.cpp), in the widest vectors this CPU has; a system BLAS runs them all.
     m.def("dense_forward", [](const Array<T>& x, const Array<T>& w, const Array<T>& b, const std::string& act,
                               bool transposed, bool own_kernels) {
         require_2d(x, "X");

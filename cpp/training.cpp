@@ -84,8 +84,8 @@ T Network<T>::train_epoch(const T* x, Targets<T> y, int n, const TrainOptions& o
     // parameters in its GEMMs (grads() then keeps whatever loss_and_grad last wrote). Not in chunks: the threads'
     // gradients are added up before the update.
     const bool fused_sgd = o.optimizer == Optimizer::sgd && config_.weight_decay == 0 && !reduce_gradients;
-    // Small mini-batches of such a step (wide layers' up to 512 rows, and up to 1024 rows read in place in 512-bit
-    // vectors) run on one team whose threads own blocks of hidden units (unit_split.cpp).
+    // Small mini-batches of such a step (wide layers' up to 512 rows, and up to 1024 rows read in place where the own
+    // kernels outrun the BLAS) run on one team whose threads own blocks of hidden units (unit_split.cpp).
     const int split_team = fused_sgd && !chunked_batches ? unit_split_team(batch, threads) : 0;
     if (chunked_batches)
         ensure_chunk_capacity(last > 0 && !last_chunked ? last : 0, batch);
